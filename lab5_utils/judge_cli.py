@@ -1,0 +1,65 @@
+"""``python -m lab5_utils evaluator train|eval|ensure``: train our judge, score a judge on a data folder, or print
+the judge path (training it on first use)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from lab5_utils.evaluator import load_evaluator
+from lab5_utils.judge import JudgeConfig, ensure_judge, train_judge
+
+
+def main(argv: list[str]) -> int:
+    """``python -m lab5_utils evaluator train|eval|ensure ...``."""
+    parser = argparse.ArgumentParser(prog="python -m lab5_utils evaluator", description="the judge")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train our course-format judge on a data folder")
+    train.add_argument("--data", type=Path, default=None, help="folder with train.json + images (default: synthetic)")
+    train.add_argument("--out", type=Path, required=True, help="checkpoint path to write")
+    defaults = JudgeConfig()
+    train.add_argument("--epochs", type=int, default=None, help=f"default {defaults.epochs} (1 with --tiny)")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--lr", type=float, default=defaults.lr)
+    train.add_argument("--holdout", type=float, default=defaults.holdout_fraction, help="fraction of scenes held out")
+    train.add_argument("--max-images", type=int, default=None, help="random subset (quick checks; 512 with --tiny)")
+    train.add_argument("--tiny", action="store_true", help="a tiny CI judge, marked so in its meta; never report it")
+    evaluate = sub.add_parser("eval", help="course accuracy of a judge on a data folder")
+    for p in (train, evaluate):
+        p.add_argument("--device", default="cpu")
+        p.add_argument("--no-progress", action="store_true")
+    evaluate.add_argument("--judge", type=Path, default=None, help="checkpoint (default: $LAB5_JUDGE or our judge)")
+    evaluate.add_argument("--data", type=Path, default=None, help="folder with train.json + images")
+    evaluate.add_argument("--batch-size", type=int, default=256)
+    sub.add_parser("ensure", help="print the judge path, training it on first use")
+    args = parser.parse_args(argv)
+    if args.command == "ensure":
+        print(ensure_judge())
+        return 0
+    if args.command == "train":
+        base = JudgeConfig.tiny_config() if args.tiny else defaults
+        config = replace(base, epochs=args.epochs or base.epochs, batch_size=args.batch_size, lr=args.lr,
+                         seed=args.seed, holdout_fraction=args.holdout, max_images=args.max_images or base.max_images)
+        data = args.data
+        if data is None:
+            from lab5_utils.paths import ensure_default_data
+
+            data = ensure_default_data(progress=not args.no_progress)
+        meta = train_judge(data, args.out, config, device=args.device, progress=not args.no_progress)
+        speed = meta["train_img_per_s"]
+        acc = meta["holdout_accuracy"]
+        print(f"wrote {args.out}: held-out top-k accuracy {'n/a' if acc is None else f'{acc:.4f}'}, "
+              f"{meta['n_train']} train / {meta['n_holdout']} held-out images, {speed or 0:.0f} img/s")
+        return 0
+    from lab5_utils.dataset import load_arrays, to_signed
+
+    if args.data is None:
+        parser.error("eval needs --data DIR")
+    judge_path = args.judge or ensure_judge(progress=not args.no_progress)  # the standard judge, not one fit to DIR
+    judge = load_evaluator(judge_path, device=args.device, batch_size=args.batch_size)
+    images, labels, filenames = load_arrays(args.data, 64, progress=not args.no_progress)
+    acc = judge.accuracy(to_signed(images), labels)
+    print(f"{judge_path} on {args.data}: course top-k accuracy {acc:.4f} over {len(filenames)} images")
+    return 0

@@ -1,0 +1,80 @@
+"""GAN losses as small pure functions on discriminator scores.
+
+``real``/``fake`` are D's scores ``(B,)`` on real and generated images, high for real. Every D loss is *minimised*
+by D and is lower when real scores are high and fake scores low; every G loss is lower when fake scores are high.
+``LOSSES[name] = (d_loss(real, fake), g_loss(fake))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def d_bce(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Standard GAN D loss on logits: ``BCE(real, 1) + BCE(fake, 0)`` (numerically stable via softplus)."""
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def g_bce(fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating G loss: ``BCE(fake, 1)``."""
+    return F.softplus(-fake).mean()
+
+
+def d_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Hinge D loss: ``mean(relu(1 - real)) + mean(relu(1 + fake))``."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def g_hinge(fake: torch.Tensor) -> torch.Tensor:
+    """Hinge G loss: ``-mean(fake)``."""
+    return -fake.mean()
+
+
+def d_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Wasserstein critic loss: ``mean(fake) - mean(real)`` (add the gradient penalty to it)."""
+    return fake.mean() - real.mean()
+
+
+def g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
+    """Wasserstein generator loss: ``-mean(fake)``."""
+    return -fake.mean()
+
+
+def aux_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """ACGAN auxiliary loss: 24-way multi-label BCE of ``logits: (B, 24)`` against multi-hot ``y: (B, 24)``."""
+    return F.binary_cross_entropy_with_logits(logits.float(), y.float())
+
+
+def _score(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+    return output[0] if isinstance(output, tuple) else output
+
+
+def gradient_penalty(D: nn.Module | Callable[..., object], real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP penalty ``mean((||grad_x D(x_hat, y)||_2 - 1)^2)`` at ``x_hat = a*real + (1-a)*fake``.
+
+    ``real``/``fake``: ``(B, 3, 64, 64)``; ``y: (B, 24)``; ``a ~ U[0, 1)`` per sample, drawn from ``generator``
+    (on its own device, then moved) so the penalty is reproducible. ``D`` may return a score ``(B,)`` or the
+    models' ``(score, aux)`` tuple. The graph is kept (``create_graph=True``) so the penalty can be added to the
+    critic loss and backpropagated with it in a single backward pass.
+    """
+    gen_device = generator.device if generator is not None else real.device
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    alpha = torch.rand(shape, generator=generator, device=gen_device).to(real.device, real.dtype)
+    x_hat = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
+    score = _score(D(x_hat, y))  # type: ignore[arg-type]
+    (grad,) = torch.autograd.grad(score.float().sum(), x_hat, create_graph=True)
+    norm = torch.sqrt(grad.float().flatten(1).pow(2).sum(dim=1) + 1e-12)
+    return (norm - 1.0).pow(2).mean()
+
+
+LossPair = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+LOSSES: dict[str, LossPair] = {
+    "bce": (d_bce, g_bce),
+    "hinge": (d_hinge, g_hinge),
+    "wasserstein": (d_wasserstein, g_wasserstein),
+}

@@ -1,0 +1,243 @@
+"""Honest generator metrics: course accuracy over many noise seeds, per class / per object count, the judge's
+ceiling on real renders of the same conditions, and a Frechet distance in the judge's 512-d feature space.
+
+The Frechet number is called ``frechet_judge_distance``: it uses our judge's ResNet18 features, not Inception,
+so it is NOT an FID and is only comparable between runs that use the same judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lab5_utils.evaluator import Evaluator, as_evaluator, load_evaluator, topk_hits
+from lab5_utils.labels import MAX_OBJECTS, class_names, encode_batch, load_conditions, resolve_conditions
+
+Conditions = Sequence[Sequence[str]]
+Renderer = Callable[[list[list[str]], int], torch.Tensor]
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frechet distance between Gaussians fitted to feature sets ``a: (N,D)`` and ``b: (M,D)`` (float64).
+
+    ``|mu_a - mu_b|^2 + tr(Sa) + tr(Sb) - 2 tr((Sa^1/2 Sb Sa^1/2)^1/2)``, with symmetric eigendecompositions
+    (no complex sqrtm). Needs N, M >= 2; N, M > D gives full-rank covariances.
+    """
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        shapes = f"{tuple(a.shape)}, {tuple(b.shape)}"
+        raise ValueError(f"frechet_distance: need (N,D) and (M,D) features with N,M >= 2, got {shapes}")
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    sqrt_a = (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
+    middle = sqrt_a @ cov_b @ sqrt_a
+    cross = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    value = (mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
+    return float(value.clamp(min=0))
+
+
+def generate(G: nn.Module, y: torch.Tensor, seed: int, device: str | torch.device = "cpu",
+             batch_size: int = 256) -> torch.Tensor:
+    """Images ``(N,3,64,64) in [-1,1]`` (CPU) from ``G(z, y)`` for ``y: (N,24)`` multi-hot.
+
+    The noise is ``torch.randn(N, G.z_dim, generator=torch.Generator().manual_seed(seed))`` drawn on CPU and
+    then moved to ``device``, so a seed gives the same images on any device. ``G`` runs in eval mode under
+    ``no_grad`` and its training flag is restored afterwards.
+    """
+    z_dim = getattr(G, "z_dim", None)
+    if not isinstance(z_dim, int):
+        raise ValueError(f"generator {type(G).__name__} needs an integer attribute z_dim (got {z_dim!r})")
+    z = torch.randn(len(y), z_dim, generator=torch.Generator().manual_seed(int(seed)))
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(y), batch_size):
+                stop = start + batch_size
+                out.append(G(z[start:stop].to(device), y[start:stop].to(device)).float().cpu())
+    finally:
+        G.train(was_training)
+    images = torch.cat(out)
+    if images.shape != (len(y), 3, 64, 64):
+        raise ValueError(f"generator returned {tuple(images.shape)}, expected ({len(y)}, 3, 64, 64)")
+    return images
+
+
+def real_to_signed(images: torch.Tensor) -> torch.Tensor:
+    """Real images -> ``(N,3,64,64)`` float in [-1,1]. Accepts uint8 ``(N,3,H,W)`` or ``(N,H,W,3)`` (resized to
+    64x64 with the loader's PIL bilinear resize) or float ``(N,3,64,64)`` already in [-1,1]."""
+    from lab5_utils.dataset import resize_uint8, to_signed
+
+    images = torch.as_tensor(images)
+    if images.dtype != torch.uint8:
+        if images.ndim != 4 or tuple(images.shape[1:]) != (3, 64, 64):
+            raise ValueError(f"float real images must be (N,3,64,64) in [-1,1], got {tuple(images.shape)}")
+        return images.float()
+    if images.ndim == 4 and images.shape[-1] == 3 and images.shape[1] != 3:
+        images = images.permute(0, 3, 1, 2).contiguous()
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"uint8 real images must be (N,3,H,W) or (N,H,W,3), got {tuple(images.shape)}")
+    if tuple(images.shape[2:]) != (64, 64):
+        images = resize_uint8(images, 64)
+    return to_signed(images)
+
+
+def render_real(conditions: list[list[str]], seed: int) -> torch.Tensor:
+    """Default ceiling renderer: ``lab5_utils.render.render_conditions`` at its default size (the synthetic
+    set's), uint8 ``(N,H,W,3)``; :func:`real_to_signed` resizes it to 64x64 like the loader."""
+    from lab5_utils.render import render_conditions
+
+    return torch.as_tensor(render_conditions(conditions, seed))
+
+
+def _normalise(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
+               ) -> dict[str, list[list[str]]]:
+    if isinstance(conditions, str | Path):
+        items = {Path(str(conditions)).stem: conditions}
+    elif isinstance(conditions, Mapping):
+        items = dict(conditions)
+    else:
+        items = {"conditions": conditions}
+    out = {}
+    for name, value in items.items():
+        if isinstance(value, str | Path):
+            value = load_conditions(resolve_conditions(value))
+        encode_batch(value, where=str(name))  # validates, errors name the file/entry
+        out[str(name)] = [list(c) for c in value]
+    return out
+
+
+def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds: list[int], device: Any,
+                  batch_size: int) -> dict[str, Any]:
+    y = encode_batch(conds)
+    counts = y.sum(1).long()
+    class_hits = torch.zeros(y.shape[1], dtype=torch.long)
+    class_total = torch.zeros(y.shape[1], dtype=torch.long)
+    count_hits = torch.zeros(MAX_OBJECTS + 1, dtype=torch.long)
+    count_total = torch.zeros(MAX_OBJECTS + 1, dtype=torch.long)
+    per_seed = []
+    for seed in seeds:
+        hit, present = topk_hits(judge.predict(generate(G, y, seed, device, batch_size)), y)
+        per_seed.append(int(hit.sum()) / int(present.sum()))  # exactly compute_acc's value
+        class_hits += hit.sum(0)
+        class_total += present.sum(0)
+        count_hits.index_add_(0, counts, hit.sum(1))
+        count_total.index_add_(0, counts, present.sum(1))
+    best = int(np.argmax(per_seed))
+    ratio = [int(h) / int(t) if t > 0 else None for h, t in zip(class_hits, class_total, strict=True)]
+    return {
+        "n_conditions": len(conds),
+        "accuracy_mean": float(np.mean(per_seed)),
+        "accuracy_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0,
+        "per_seed": per_seed,
+        "best_seed": {"seed": seeds[best], "accuracy": per_seed[best]},
+        "per_class": dict(zip(class_names(), ratio, strict=True)),
+        "per_count": {k: (int(count_hits[k]) / int(count_total[k]) if count_total[k] > 0 else None)
+                      for k in range(1, MAX_OBJECTS + 1)},
+    }
+
+
+def evaluate_generator(
+    G: nn.Module,
+    conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
+    seeds: Iterable[int] = range(10),
+    judge: Evaluator | nn.Module | str | Path | None = None,
+    device: str | torch.device = "cpu",
+    real_images: Mapping[str, torch.Tensor] | None = None,
+    renderer: Renderer | None = render_real,
+    render_seed: int = 0,
+    reference: tuple[torch.Tensor, torch.Tensor] | None = None,
+    data_root: str | Path | None = None,
+    frechet_samples: int = 2048,
+    frechet_seed: int = 0,
+    batch_size: int = 256,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """All metrics of generator ``G`` (``G(z: (B,G.z_dim), y: (B,24) multi-hot) -> (B,3,64,64) in [-1,1]``).
+
+    ``conditions``: a list of conditions, or ``{name: list | "test" | "new_test" | path}``. For each file:
+    course accuracy mean / std (ddof=1) / per seed over ``seeds`` (noise seed ``s`` as in :func:`generate`),
+    ``best_seed`` (labelled; never the headline), per-class and per-object-count accuracy (label-level top-k
+    hits pooled over seeds), and ``ceiling``: the judge on real images for the same conditions (``real_images
+    [name]``, else ``renderer(conds, render_seed)``; ``renderer=None`` skips it). ``frechet_judge_distance``:
+    ``frechet_samples`` generated images (conditions drawn from the reference labels) vs as many reference
+    images in judge-feature space; ``reference = (uint8 images (M,3,64,64), labels (M,24))`` defaults to
+    ``load_arrays(data_root)`` of the default data; ``frechet_samples=0`` skips it. ``judge`` defaults to
+    :func:`lab5_utils.judge.ensure_judge`. Returns a plain dict (see :func:`format_metrics_table`).
+    """
+    from tqdm.auto import tqdm
+
+    if judge is None:
+        from lab5_utils.judge import ensure_judge
+
+        judge = load_evaluator(ensure_judge(Path(data_root) if data_root else None, progress), device=device)
+    judge = as_evaluator(judge, device)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("evaluate_generator: seeds is empty")
+    files = _normalise(conditions)
+    result: dict[str, Any] = {"judge": judge.name, "judge_tiny": bool(judge.meta.get("tiny", False)),
+                              "seeds": seeds, "files": {}}
+    for name, conds in tqdm(files.items(), desc="conditions", disable=not progress):
+        entry = _file_metrics(judge, G, conds, seeds, device, batch_size)
+        real = (real_images or {}).get(name)
+        if real is None and renderer is not None:
+            real = renderer(conds, render_seed)
+        entry["ceiling"] = None if real is None else judge.accuracy(real_to_signed(real), encode_batch(conds))
+        result["files"][name] = entry
+    result.update(_frechet(G, judge, reference, data_root, frechet_samples, frechet_seed, device, batch_size,
+                           progress))
+    return result
+
+
+def _frechet(G: nn.Module, judge: Evaluator, reference: tuple[torch.Tensor, torch.Tensor] | None,
+             data_root: str | Path | None, samples: int, seed: int, device: Any, batch_size: int,
+             progress: bool) -> dict[str, Any]:
+    if samples <= 0:
+        return {"frechet_judge_distance": None, "frechet_samples": {"generated": 0, "real": 0}}
+    if reference is None:
+        from lab5_utils.dataset import load_arrays
+        from lab5_utils.paths import ensure_default_data
+
+        root = Path(data_root) if data_root else ensure_default_data(progress=progress)
+        images, labels, _ = load_arrays(root, 64, progress=progress)
+    else:
+        images, labels = reference
+    n = min(samples, len(images))
+    rng = np.random.default_rng(seed)
+    real_idx = torch.as_tensor(rng.choice(len(images), size=n, replace=False))
+    cond_idx = torch.as_tensor(rng.choice(len(labels), size=n, replace=False))
+    fake = judge.features(generate(G, torch.as_tensor(labels)[cond_idx].float(), seed, device, batch_size))
+    real = judge.features(real_to_signed(torch.as_tensor(images)[real_idx]))
+    return {"frechet_judge_distance": frechet_distance(fake, real), "frechet_samples": {"generated": n, "real": n},
+            "frechet_full_rank": n > fake.shape[1]}
+
+
+def format_metrics_table(d: Mapping[str, Any]) -> str:
+    """A plain-text table of :func:`evaluate_generator`'s dict (headline = mean ± std over seeds)."""
+    seeds = d.get("seeds", [])
+    lines = [f"judge: {d.get('judge')}{'  (TINY test judge: do not report)' if d.get('judge_tiny') else ''}",
+             f"{'conditions':<14}{'accuracy (mean ± std)':>24}{'seeds':>7}{'best seed':>16}{'ceiling':>9}"
+             f"{'1 obj':>7}{'2 obj':>7}{'3 obj':>7}"]
+    for name, e in d.get("files", {}).items():
+        counts = "".join(f"{'-' if v is None else f'{v:.3f}':>7}" for v in e["per_count"].values())
+        ceiling = "-" if e.get("ceiling") is None else f"{e['ceiling']:.3f}"
+        best = f"{e['best_seed']['accuracy']:.3f} (s={e['best_seed']['seed']})"
+        lines.append(f"{name:<14}{e['accuracy_mean']:>15.3f} ± {e['accuracy_std']:.3f}{len(seeds):>7}{best:>16}"
+                     f"{ceiling:>9}{counts}")
+    fjd = d.get("frechet_judge_distance")
+    if fjd is not None:
+        n = d["frechet_samples"]
+        lines.append(f"frechet_judge_distance (judge features, not FID): {fjd:.3f} "
+                     f"({n['generated']} generated vs {n['real']} real)")
+    for name, e in d.get("files", {}).items():
+        worst = sorted((v, k) for k, v in e["per_class"].items() if v is not None)[:3]
+        lines.append(f"{name}: weakest classes " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
+    return "\n".join(lines)

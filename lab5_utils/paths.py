@@ -1,0 +1,45 @@
+"""Where the embedded default lives: the cache folder, the synthetic data set and its rendering on first use."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SCENES = 6003  # as many scenes as the real train.json: 18,009 images
+DEFAULT_SEED = 0
+
+
+def cache_dir() -> Path:
+    """``$LAB5_CACHE`` or ``~/.cache/lab5_utils`` (created on demand)."""
+    path = Path(os.environ.get("LAB5_CACHE", Path.home() / ".cache" / "lab5_utils")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fast_mode() -> bool:
+    """True when ``LAB5_FAST`` is set to a non-empty value other than ``0`` (CI's smoke-test switch)."""
+    return os.environ.get("LAB5_FAST", "") not in {"", "0"}
+
+
+def default_data_root(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED) -> Path:
+    """``$LAB5_DATA`` if set (e.g. the real i-CLEVR folder), else the synthetic set's folder in the cache."""
+    if os.environ.get("LAB5_DATA"):
+        return Path(os.environ["LAB5_DATA"]).expanduser()
+    return cache_dir() / f"synthetic_iclevr_seed{seed}_scenes{scenes}"
+
+
+def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
+    """The default data root, rendering the synthetic i-CLEVR set there once if it is not complete yet.
+
+    A render is complete when ``train.json`` exists (the renderer writes it last), so an interrupted render
+    is redone rather than used half-written.
+    """
+    root = default_data_root(scenes, seed)
+    if (root / "train.json").is_file():
+        return root
+    if os.environ.get("LAB5_DATA"):
+        raise FileNotFoundError(f"{root / 'train.json'}: LAB5_DATA points at a folder without train.json")
+    from lab5_utils.render import render_dataset
+
+    render_dataset(root, scenes=scenes, seed=seed, progress=progress)
+    return root

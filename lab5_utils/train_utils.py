@@ -1,0 +1,141 @@
+"""Training helpers: the in-memory seeded batch stream, the EMA update, the stats log."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lab5_utils.labels import NUM_CLASSES
+
+
+def as_arrays(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training data -> ``(images uint8 (N, 3, 64, 64), labels float32 (N, 24))``.
+
+    Accepts ``(images, labels[, filenames])`` as returned by ``lab5_utils.dataset.load_arrays``, an object with
+    ``.images``/``.labels`` (``lab5_utils.dataset.ICLEVR``) or a data folder path (loaded with ``load_arrays``).
+    """
+    if isinstance(data, str | os.PathLike):
+        from lab5_utils.dataset import load_arrays
+
+        data = load_arrays(Path(data))
+    if hasattr(data, "images") and hasattr(data, "labels"):
+        images, labels = data.images, data.labels
+    elif isinstance(data, tuple | list) and len(data) in (2, 3):
+        images, labels = data[0], data[1]
+    else:
+        raise ValueError("data: expected (images, labels), load_arrays output, an ICLEVR dataset or a folder path")
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4 \
+            or images.shape[1:] != (3, 64, 64):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"data images: expected a uint8 tensor (N, 3, 64, 64), got {shape}")
+    labels = torch.as_tensor(labels, dtype=torch.float32)
+    if labels.shape != (len(images), NUM_CLASSES):
+        raise ValueError(f"data labels: expected shape ({len(images)}, {NUM_CLASSES}), got {tuple(labels.shape)}")
+    return images, labels
+
+
+class BatchStream:
+    """Endless seeded mini-batches from uint8 arrays held in memory (on ``device``), drop-last per epoch.
+
+    The order is a ``torch.randperm`` from a CPU ``torch.Generator`` seeded with ``seed``; the permutation,
+    position, epoch count and generator state are in :meth:`state_dict`, so a resumed run sees the same
+    batches as an uninterrupted one. ``next()`` -> ``(x uint8 (B, 3, 64, 64), y float32 (B, 24))``.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
+                 device: torch.device) -> None:
+        if len(images) < batch_size:
+            raise ValueError(f"data: {len(images)} images is fewer than batch_size={batch_size}")
+        self.images, self.labels = images.to(device), labels.to(device)
+        self.batch_size, self.device = batch_size, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch, self.pos = 0, 0
+        self.perm = torch.randperm(len(images), generator=self.generator)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.images) // self.batch_size
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pos + self.batch_size > len(self.perm):
+            self.epoch += 1
+            self.pos = 0
+            self.perm = torch.randperm(len(self.images), generator=self.generator)
+        index = self.perm[self.pos:self.pos + self.batch_size].to(self.device)
+        self.pos += self.batch_size
+        return self.images[index], self.labels[index]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "pos": self.pos, "perm": self.perm.clone(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if len(state["perm"]) != len(self.images):
+            raise ValueError(f"resume: the checkpoint was trained on {len(state['perm'])} images, "
+                             f"this data has {len(self.images)}")
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self.perm = state["perm"].clone()
+        self.generator.set_state(state["generator"])
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema = decay * ema + (1 - decay) * model`` for float parameters; buffers (BN stats, SN vectors) copied."""
+    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+        p_ema.lerp_(p.detach(), 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+class StatsLog:
+    """Averages per-step values over a window and appends one JSON object per line to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, values: Mapping[str, float]) -> None:
+        for key, value in values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+    def flush(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        row = {**extra, **self.means()}
+        self.write(row)
+        self.sums, self.count = {}, 0
+        return row
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+        with self.path.open("a") as f:
+            f.write(json.dumps(clean) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after ``step`` (an interrupted run's tail, before a resume from ``step``)."""
+        if not self.path.is_file():
+            return
+        lines = [line for line in self.path.read_text().splitlines()
+                 if line.strip() and json.loads(line).get("step", 0) <= step]
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text("".join(line + "\n" for line in lines))
+        os.replace(tmp, self.path)
+
+
+def read_stats(path: str | Path) -> list[dict[str, Any]]:
+    """All rows of a ``stats.jsonl`` file (a run folder or the file itself)."""
+    path = Path(path)
+    path = path / "stats.jsonl" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no stats file")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,238 @@
+"""The GAN training engine: ``fit(cfg, data, out_dir, minutes=..)`` or the :class:`Trainer` it wraps.
+
+One *step* is ``cfg.n_critic`` discriminator updates (each on a fresh real batch; the Wasserstein loss, the
+gradient penalty and the ACGAN term are summed into ONE loss with one backward and one optimiser step) followed
+by one generator update and the EMA update of ``G_ema``. The fakes of the last critic update are reused for
+the generator update. All randomness comes from seeded generators saved in the checkpoint, so a run stopped
+and resumed (``resume=True``) ends with exactly the weights of an uninterrupted one on the CPU.
+
+``out_dir`` gets ``stats.jsonl`` (one JSON object per log step / evaluation), ``last.pt``, ``best.pt`` (by
+the evaluation metric, when ``eval_fn`` is given) and ``nan_step<N>.pt`` if a loss goes non-finite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from lab5_utils.checkpoint import FORMAT, check_compatible, load_checkpoint, load_generator, save_checkpoint
+from lab5_utils.config import TrainConfig
+from lab5_utils.losses import LOSSES, aux_bce, gradient_penalty
+from lab5_utils.models import attention_gammas, build_models
+from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, ema_update
+
+__all__ = ["NonFiniteLossError", "Trainer", "fit", "load_generator"]
+EvalFn = Callable[[nn.Module], Mapping[str, float]]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN/inf; the message names the step, the losses and the diagnostic checkpoint."""
+
+
+def default_device() -> torch.device:
+    """``cuda`` when available, else ``cpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Trainer:
+    """Holds G, D, G_ema, both Adam optimisers, the data stream and the RNGs of one run in ``out_dir``.
+
+    ``data``: ``(images uint8 (N, 3, 64, 64), labels (N, 24))`` (``load_arrays`` output), an ``ICLEVR`` dataset
+    or a folder. ``eval_fn(G) -> {metric: value}`` is called with G in eval mode under ``no_grad`` for G and
+    G_ema every ``eval_every`` steps; the larger ``metric`` (default: the first key) of the two picks best.pt.
+    ``resume=True`` continues from ``out_dir/last.pt`` (refusing one of another preset).
+    """
+
+    def __init__(self, cfg: TrainConfig, data: Any, out_dir: str | Path, *, resume: bool = False,
+                 device: str | torch.device | None = None, progress: bool = True, eval_fn: EvalFn | None = None,
+                 eval_every: int = 1000, metric: str | None = None) -> None:
+        self.cfg, self.out_dir = cfg, Path(out_dir)
+        self.device = torch.device(device) if device is not None else default_device()
+        self.progress, self.eval_fn, self.eval_every, self.metric = progress, eval_fn, eval_every, metric
+        images, labels = as_arrays(data)
+        self.G, self.D = (m.to(self.device) for m in build_models(cfg))
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.d_loss, self.g_loss = LOSSES[cfg.loss]
+        self.batches = BatchStream(images, labels, cfg.batch_size, cfg.seed, self.device)
+        self.noise = torch.Generator().manual_seed(cfg.seed + 2)  # z and GP alphas, drawn on the CPU
+        self.step, self.train_time = 0, 0.0
+        self.best: dict[str, Any] = {"metric": metric, "value": None, "step": None, "which": None}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.log = StatsLog(self.out_dir / "stats.jsonl")
+        if resume and (self.out_dir / "last.pt").is_file():
+            self._load(self.out_dir / "last.pt")
+        else:
+            self.log.path.unlink(missing_ok=True)
+
+    # ---- one training step -------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.cfg.bf16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, generator=self.noise).to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        """One generator step after ``n_critic`` critic steps; returns the step's losses as floats."""
+        cfg, aux_on = self.cfg, self.cfg.uses_aux
+        self.D.requires_grad_(True)
+        for i in range(cfg.n_critic):
+            last = i == cfg.n_critic - 1
+            x, y = self.batches.next()
+            real = x.float().div_(127.5).sub_(1.0)
+            with self._autocast():
+                with torch.set_grad_enabled(last):
+                    fake = self.G(self._z(len(x)), y)
+                real_score, real_aux = self.D(real, y)
+                fake_score, fake_aux = self.D(fake.detach(), y)
+                d_adv = self.d_loss(real_score.float(), fake_score.float())
+                d_total = d_adv
+                stats = {"d_adv": d_adv.detach(), "d_real": real_score.detach().float().mean(),
+                         "d_fake": fake_score.detach().float().mean()}
+                if cfg.gp_lambda > 0:
+                    gp = gradient_penalty(self.D, real, fake.detach(), y, generator=self.noise)
+                    d_total = d_total + cfg.gp_lambda * gp
+                    stats["gp"] = gp.detach()
+                if aux_on:
+                    d_aux = aux_bce(real_aux, y)
+                    if cfg.aux_fake_in_d:
+                        d_aux = d_aux + aux_bce(fake_aux, y)
+                    d_total = d_total + cfg.aux_weight * d_aux
+                    stats["d_aux"] = d_aux.detach()
+            self.opt_d.zero_grad(set_to_none=True)
+            d_total.backward()
+            self.opt_d.step()
+        stats["d_loss"] = d_total.detach()
+        self.D.requires_grad_(False)
+        with self._autocast():
+            score, aux = self.D(fake, y)
+            g_total = self.g_loss(score.float())
+            if aux_on:
+                g_aux = aux_bce(aux, y)
+                g_total = g_total + cfg.aux_weight * g_aux
+                stats["g_aux"] = g_aux.detach()
+        self.opt_g.zero_grad(set_to_none=True)
+        g_total.backward()
+        self.opt_g.step()
+        stats["g_loss"] = g_total.detach()
+        self.step += 1
+        ema_update(self.G_ema, self.G, min(cfg.ema_decay, (1.0 + self.step) / (10.0 + self.step)))
+        values = dict(zip(stats, torch.stack([v.float() for v in stats.values()]).tolist(), strict=True))
+        if not all(math.isfinite(v) for v in values.values()):
+            path = self.save(self.out_dir / f"nan_step{self.step}.pt", kind="diagnostic", losses=values)
+            raise NonFiniteLossError(f"{self.cfg.name}: non-finite loss at step {self.step} "
+                                     f"(epoch {self.batches.epoch}): {values}; diagnostic checkpoint: {path}")
+        return values
+
+    # ---- loop ----------------------------------------------------------------------------------------------
+    def run(self, *, minutes: float | None = None, epochs: int | None = None, steps: int | None = None) -> Trainer:
+        """Train until ``minutes`` of wall time (this call), ``epochs`` (total) or ``steps`` (total) is reached."""
+        if minutes is None and epochs is None and steps is None:
+            raise ValueError("run: give minutes, epochs and/or steps")
+        start, window_start, window_steps = time.monotonic(), time.monotonic(), 0
+        bar = tqdm(total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress, unit="step")
+        try:
+            while not ((steps is not None and self.step >= steps) or (epochs is not None and
+                       self.batches.epoch >= epochs) or (minutes is not None and
+                       time.monotonic() - start >= 60 * minutes)):
+                t0 = time.monotonic()
+                values = self.train_step()
+                self.train_time += time.monotonic() - t0
+                self.log.add(values)
+                window_steps += 1
+                bar.update(1)
+                if self.step % self.cfg.log_every == 0:
+                    rate = window_steps * self.cfg.batch_size * self.cfg.n_critic / (time.monotonic() - window_start)
+                    row = self.log.flush(self._log_extra(rate))
+                    bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "gp") if k in row})
+                    window_start, window_steps = time.monotonic(), 0
+                if self.eval_fn is not None and self.step % self.eval_every == 0:
+                    self.evaluate()
+                if self.step % self.cfg.ckpt_every == 0:
+                    self.save(self.out_dir / "last.pt")
+        finally:
+            bar.close()
+        if self.eval_fn is not None and self.step % self.eval_every != 0:
+            self.evaluate()
+        self.save(self.out_dir / "last.pt")
+        return self
+
+    def _log_extra(self, images_per_s: float) -> dict[str, Any]:
+        gammas = {f"gamma/{k}": v for m, tag in ((self.G, "G"), (self.D, "D"))
+                  for k, v in ((f"{tag}.{n}", g) for n, g in attention_gammas(m).items())}
+        return {"step": self.step, "epoch": self.batches.epoch, "images_per_s": images_per_s,
+                "train_time_s": self.train_time, **gammas}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, Any]:
+        """Run ``eval_fn`` on G and G_ema, log both, and write best.pt when either beats the best so far."""
+        assert self.eval_fn is not None
+        results: dict[str, Mapping[str, float]] = {}
+        for which, model in (("G", self.G), ("G_ema", self.G_ema)):
+            was_training = model.training
+            model.eval()
+            try:
+                results[which] = dict(self.eval_fn(model))
+            finally:
+                model.train(was_training)
+        metric = self.metric or next(iter(results["G"]))
+        which = max(results, key=lambda k: results[k][metric])
+        value = float(results[which][metric])
+        row = {"step": self.step, "epoch": self.batches.epoch, "eval": results["G"], "eval_ema": results["G_ema"]}
+        self.log.write(row)
+        if self.best["value"] is None or value > self.best["value"]:
+            self.best = {"metric": metric, "value": value, "step": self.step, "which": which}
+            self.save(self.out_dir / "best.pt", kind="best")
+        return row
+
+    # ---- checkpoints ---------------------------------------------------------------------------------------
+    def state_dict(self, kind: str = "last", **extra: Any) -> dict[str, Any]:
+        rng = {"noise": self.noise.get_state(), "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {"format": FORMAT, "kind": kind, "preset": self.cfg.name, "config": dataclasses.asdict(self.cfg),
+                "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
+                "epoch": self.batches.epoch, "batches": self.batches.state_dict(), "rng": rng,
+                "best": dict(self.best), "train_time_s": self.train_time, **extra}
+
+    def save(self, path: Path, kind: str = "last", **extra: Any) -> Path:
+        return save_checkpoint(self.state_dict(kind, **extra), path)
+
+    def _load(self, path: Path) -> None:
+        ckpt = load_checkpoint(path)
+        check_compatible(ckpt, self.cfg, path)
+        for module, key in ((self.G, "G"), (self.D, "D"), (self.G_ema, "G_ema")):
+            module.load_state_dict(ckpt[key])
+        self.opt_g.load_state_dict(ckpt["opt_g"])
+        self.opt_d.load_state_dict(ckpt["opt_d"])
+        self.batches.load_state_dict(ckpt["batches"])
+        self.noise.set_state(ckpt["rng"]["noise"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        self.step, self.train_time, self.best = int(ckpt["step"]), float(ckpt["train_time_s"]), dict(ckpt["best"])
+        self.log.truncate_after(self.step)
+
+
+def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, *, minutes: float | None = None,
+        epochs: int | None = None, steps: int | None = None, resume: bool = False,
+        device: str | torch.device | None = None, progress: bool = True, eval_fn: EvalFn | None = None,
+        eval_every: int = 1000, metric: str | None = None) -> Trainer:
+    """Train ``cfg`` on ``data`` into ``out_dir`` (see :class:`Trainer`); returns the trainer (``.G_ema`` etc.)."""
+    trainer = Trainer(cfg, data, out_dir, resume=resume, device=device, progress=progress, eval_fn=eval_fn,
+                      eval_every=eval_every, metric=metric)
+    return trainer.run(minutes=minutes, epochs=epochs, steps=steps)

@@ -1,0 +1,143 @@
+"""Generator metrics on toy generators (one returning real toy images, one returning noise), the Frechet
+distance against an independent formula, and the grid helpers."""
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+from test_evaluator import toy_images, toy_judge, toy_labels  # the toy i-CLEVR drawer shared with the judge tests
+from torch import nn
+
+from lab5_utils import metrics as M
+from lab5_utils import viz
+from lab5_utils.labels import class_names, encode_batch
+
+
+def conditions_of(y: torch.Tensor) -> list[list[str]]:
+    names = class_names()
+    return [[names[i] for i in torch.nonzero(row).flatten().tolist()] for row in y]
+
+
+class RealToy(nn.Module):
+    """Returns the toy 'real' image of each condition (ignores z): the ceiling generator."""
+
+    z_dim = 8
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return toy_images(y.cpu(), seed=9).float() / 127.5 - 1
+
+
+class Noise(nn.Module):
+    """Uniform noise in [-1,1] from z: ignores the condition."""
+
+    z_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+        self.register_buffer("pattern", torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(0)))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        expand = z.repeat_interleave(64 * 64 * 3 // 8, dim=1).view(-1, 3, 64, 64)
+        return torch.tanh(expand * self.scale + self.pattern)
+
+
+@pytest.fixture(scope="module")
+def judge(tmp_path_factory):
+    judge = toy_judge(tmp_path_factory.getbasetemp())
+    judge.meta["tiny"] = True  # a test judge: the table must say so
+    return judge
+
+
+def test_frechet_distance_matches_an_independent_formula():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
+    b = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6)) + 0.5
+    cov_a, cov_b = np.cov(a.T), np.cov(b.T)
+    cross = np.sqrt(np.clip(np.linalg.eigvals(cov_a @ cov_b).real, 0, None)).sum()
+    expected = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross
+    got = M.frechet_distance(torch.from_numpy(a), torch.from_numpy(b))
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert M.frechet_distance(torch.from_numpy(a), torch.from_numpy(a)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="features"):
+        M.frechet_distance(torch.zeros(5, 3), torch.zeros(5, 4))
+
+
+def test_generate_is_seeded_on_cpu_and_restores_training_mode():
+    G = Noise().train()
+    y = encode_batch([["red cube"]] * 5)
+    first, again, other = M.generate(G, y, 3, batch_size=2), M.generate(G, y, 3), M.generate(G, y, 4)
+    assert torch.equal(first, again) and not torch.equal(first, other) and G.training
+    assert first.shape == (5, 3, 64, 64)
+    with pytest.raises(ValueError, match="z_dim"):
+        M.generate(nn.Identity(), y, 0)
+
+
+def test_real_generator_reaches_the_ceiling_and_noise_is_near_chance(judge):
+    y = toy_labels(32, 11)
+    conds = conditions_of(y)
+    real = toy_images(y, seed=9)
+    ref_y = toy_labels(100, 12)
+    reference = (toy_images(ref_y, 13), ref_y)
+    kwargs = {"judge": judge, "real_images": {"toy": real}, "reference": reference, "progress": False}
+    good = M.evaluate_generator(RealToy(), {"toy": conds}, **kwargs)
+    bad = M.evaluate_generator(Noise(), {"toy": conds}, seeds=range(3), **kwargs)
+    g, b = good["files"]["toy"], bad["files"]["toy"]
+    assert g["per_seed"] == [g["ceiling"]] * 10 and g["ceiling"] == judge.accuracy(real.float() / 127.5 - 1, y)
+    assert g["accuracy_mean"] == pytest.approx(g["ceiling"], abs=1e-12)
+    assert g["accuracy_std"] == pytest.approx(0.0, abs=1e-12) and good["seeds"] == list(range(10))
+    assert b["ceiling"] == g["ceiling"] and len(b["per_seed"]) == 3
+    assert b["accuracy_mean"] < 0.5 * g["ceiling"]
+    assert b["best_seed"]["accuracy"] == max(b["per_seed"]) and b["best_seed"]["seed"] in range(3)
+    assert set(g["per_class"]) == set(class_names()) and set(g["per_count"]) == {1, 2, 3}
+    present = y.sum(0) > 0
+    assert all((v is None) == (not p) for v, p in zip(g["per_class"].values(), present.tolist(), strict=True))
+    assert good["frechet_samples"] == {"generated": 100, "real": 100} and good["frechet_full_rank"] is False
+    assert good["frechet_judge_distance"] < bad["frechet_judge_distance"]
+    table = M.format_metrics_table(good)
+    assert "toy" in table and "frechet_judge_distance" in table and "TINY" in table
+
+
+def test_renderer_output_is_resized_like_the_loader(judge):
+    conds = [["red cube"], ["blue sphere", "yellow cylinder"], ["gray cube", "green sphere", "cyan cylinder"]]
+    y = encode_batch(conds)
+    big = torch.nn.functional.interpolate(toy_images(y, 2).float(), size=(240, 320)).round().to(torch.uint8)
+    calls = []
+
+    def renderer(c, seed):
+        calls.append((c, seed))
+        return big.permute(0, 2, 3, 1)  # (N,H,W,3) uint8 like render_conditions
+
+    out = M.evaluate_generator(RealToy(), conds, seeds=[0], judge=judge, renderer=renderer, render_seed=5,
+                               frechet_samples=0, progress=False)
+    assert calls == [(conds, 5)] and out["frechet_judge_distance"] is None
+    from lab5_utils.dataset import resize_uint8
+
+    expected = judge.accuracy(resize_uint8(big, 64).float() / 127.5 - 1, y)
+    assert out["files"]["conditions"]["ceiling"] == expected
+
+
+def test_packaged_condition_files_by_name(judge):
+    out = M.evaluate_generator(RealToy(), {"test": "test", "new_test": "new_test"}, seeds=[0, 1], judge=judge,
+                               renderer=None, frechet_samples=0, progress=False)
+    assert out["files"]["test"]["n_conditions"] == 32 and out["files"]["new_test"]["ceiling"] is None
+    with pytest.raises(ValueError, match="mine, condition 0"):
+        M.evaluate_generator(RealToy(), {"mine": [["pink cube"]]}, judge=judge, renderer=None, frechet_samples=0)
+
+
+def test_save_grid_round_trips_pixels_and_lays_out_8_per_row(tmp_path):
+    pixels = torch.randint(0, 256, (10, 3, 64, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    path = viz.save_grid(pixels.float() / 127.5 - 1, tmp_path / "grid.png")
+    grid = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)
+    assert grid.shape == (3, 2 * 66 + 2, 8 * 66 + 2)
+    for i in range(10):
+        row, col = divmod(i, 8)
+        assert torch.equal(grid[:, 2 + 66 * row:66 * (row + 1), 2 + 66 * col:66 * (col + 1)], pixels[i])
+    clipped = viz.grid_uint8(torch.full((1, 3, 4, 4), 3.0), padding=0)
+    assert int(clipped.min()) == 255
+    with pytest.raises(ValueError, match="float"):
+        viz.save_grid(pixels, tmp_path / "bad.png")
+    assert isinstance(viz.show_grid(pixels[:3].float() / 127.5 - 1, title="x"), Figure)
+    history = [{"epoch": 1, "train_loss": 0.5, "holdout_accuracy": 0.4}, {"epoch": 2, "train_loss": 0.3}]
+    assert len(viz.plot_history(history).axes[0].lines) == 2

@@ -1,0 +1,157 @@
+"""The training engine on tiny models and random data: finite steps, exact resume, NaN stop, checkpoints, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from lab5_utils.checkpoint import load_generator
+from lab5_utils.config import PRESETS
+from lab5_utils.train_utils import read_stats
+from lab5_utils.trainer import NonFiniteLossError, Trainer, fit
+
+
+def _data(n: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 64, 64), generator=g, dtype=torch.uint8)
+    labels = torch.zeros(n, 24)
+    for i in range(n):
+        labels[i, torch.randperm(24, generator=g)[: 1 + i % 3]] = 1.0
+    return images, labels
+
+
+def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
+    out = {}
+    for tag, module in (("G", trainer.G), ("D", trainer.D), ("G_ema", trainer.G_ema)):
+        out.update({f"{tag}.{k}": v for k, v in module.state_dict().items()})
+    return out
+
+
+@pytest.mark.parametrize("preset", ["tiny_dcgan", "tiny_sagan", "tiny_wgan_gp"])
+def test_one_step_gives_finite_losses_and_changes_weights(preset: str, tmp_path: Path) -> None:
+    trainer = Trainer(PRESETS[preset], _data(), tmp_path, device="cpu", progress=False)
+    before = {k: v.clone() for k, v in _state(trainer).items()}
+    values = trainer.train_step()
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(values)
+    assert all(torch.isfinite(torch.tensor(v)) for v in values.values())
+    after = _state(trainer)
+    for tag in ("G.", "D."):
+        assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(tag))
+    if PRESETS[preset].gp_lambda > 0:
+        assert "gp" in values and "d_aux" in values and "g_aux" in values
+
+
+@pytest.mark.parametrize("preset", ["tiny_wgan_gp", "tiny_sagan", "tiny_dcgan"])
+def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
+    cfg = PRESETS[preset]
+    data = _data()  # 10 images, batch 4: epochs roll over inside the run
+    whole = fit(cfg, data, tmp_path / "whole", steps=6, device="cpu", progress=False)
+    fit(cfg, data, tmp_path / "split", steps=3, device="cpu", progress=False)
+    split = fit(cfg, data, tmp_path / "split", steps=6, resume=True, device="cpu", progress=False)
+    assert split.step == whole.step == 6
+    a, b = _state(whole), _state(split)
+    assert a.keys() == b.keys()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    rows = read_stats(tmp_path / "split")
+    assert [r["step"] for r in rows] == list(range(1, 7))  # log_every=1 in tiny presets, no duplicates
+
+
+def test_checkpoint_is_one_weights_only_dict_and_load_generator_rebuilds_g(tmp_path: Path) -> None:
+    trainer = fit(PRESETS["tiny_sagan"], _data(), tmp_path, steps=2, device="cpu", progress=False)
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=True, map_location="cpu")
+    assert {"G", "D", "G_ema", "opt_g", "opt_d", "step", "epoch", "config", "rng", "batches"} <= set(ckpt)
+    assert ckpt["config"] == dataclasses.asdict(PRESETS["tiny_sagan"]) and ckpt["step"] == 2
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*tmp*"))
+    G = load_generator(tmp_path / "last.pt")
+    z, y = torch.randn(2, G.z_dim), _data(2)[1]
+    with torch.no_grad():
+        trainer.G_ema.eval()
+        assert torch.equal(G(z, y), trainer.G_ema(z, y))
+        raw = load_generator(tmp_path / "last.pt", ema=False)
+        trainer.G.eval()
+        assert torch.equal(raw(z, y), trainer.G(z, y))
+    rows = read_stats(tmp_path)
+    assert all("gamma/G.attn.3" in r and "gamma/D.attn.0" in r and "images_per_s" in r for r in rows)
+
+
+def test_nan_loss_stops_with_clear_error_and_diagnostic_checkpoint(tmp_path: Path) -> None:
+    trainer = Trainer(PRESETS["tiny_wgan_gp"], _data(), tmp_path, device="cpu", progress=False)
+
+    def poison(_module: torch.nn.Module, _inputs: object, output: tuple) -> tuple:
+        return (output[0] * float("nan"), output[1]) if trainer.step >= 2 else output
+
+    trainer.D.register_forward_hook(poison)
+    with pytest.raises(NonFiniteLossError, match="step 3") as info:
+        trainer.run(steps=10)
+    diag = tmp_path / "nan_step3.pt"
+    assert str(diag) in str(info.value) and diag.is_file()
+    ckpt = torch.load(diag, weights_only=True, map_location="cpu")
+    assert ckpt["kind"] == "diagnostic" and ckpt["step"] == 3
+    assert any(v != v for v in ckpt["losses"].values())  # NaN recorded
+
+
+def test_checkpoint_of_another_preset_is_refused(tmp_path: Path) -> None:
+    fit(PRESETS["tiny_dcgan"], _data(), tmp_path, steps=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match=r"tiny_dcgan.*tiny_sagan"):
+        Trainer(PRESETS["tiny_sagan"], _data(), tmp_path, resume=True, device="cpu", progress=False)
+
+
+def test_eval_fn_drives_best_checkpoint_and_stats(tmp_path: Path) -> None:
+    calls: list[bool] = []
+
+    def eval_fn(G: torch.nn.Module) -> dict[str, float]:
+        calls.append(G.training)
+        return {"score": float(len(calls))}  # keeps improving
+
+    trainer = fit(PRESETS["tiny_dcgan"], _data(), tmp_path, steps=4, device="cpu", progress=False,
+                  eval_fn=eval_fn, eval_every=2)
+    assert len(calls) == 4 and not any(calls)  # G and G_ema at steps 2 and 4, in eval mode
+    assert trainer.G.training
+    assert trainer.best["step"] == 4 and trainer.best["metric"] == "score"
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["kind"] == "best"
+    evals = [r for r in read_stats(tmp_path) if "eval" in r]
+    assert [r["step"] for r in evals] == [2, 4] and "score" in evals[0]["eval_ema"]
+
+
+def test_epochs_and_bad_data(tmp_path: Path) -> None:
+    trainer = fit(PRESETS["tiny_dcgan"], _data(12), tmp_path, epochs=1, device="cpu", progress=False)
+    assert trainer.batches.epoch == 1 and trainer.step == 4  # 3 batches per epoch; the 4th starts epoch 1
+    with pytest.raises(ValueError, match="uint8"):
+        Trainer(PRESETS["tiny_dcgan"], (torch.zeros(8, 3, 64, 64), _data(8)[1]), tmp_path / "x", device="cpu")
+    with pytest.raises(ValueError, match="minutes"):
+        trainer.run()
+
+
+def _write_folder(root: Path, n: int = 6) -> None:
+    images, _ = _data(n)
+    (root / "images").mkdir(parents=True)
+    names = ["red cube", "blue sphere", "gray cylinder"]
+    listing = {}
+    for i in range(n):
+        name = f"CLEVR_train_{i // 3:06d}_{i % 3}.png"
+        Image.fromarray(images[i].permute(1, 2, 0).numpy()).save(root / "images" / name)
+        listing[name] = names[: 1 + i % 3]
+    (root / "train.json").write_text(json.dumps(listing))
+
+
+def test_cli_train_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lab5_utils.cli_train import main, main_generate
+
+    _write_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    args = ["--preset", "tiny_dcgan", "--data", str(tmp_path / "data"), "--out", str(out), "--steps", "2",
+            "--eval-every", "0", "--device", "cpu", "--no-progress", "--set", "lr_g=0.001"]
+    assert main(args) == 0
+    assert torch.load(out / "last.pt", weights_only=True)["config"]["lr_g"] == 0.001
+    with pytest.raises(SystemExit, match="lr_gg"):
+        main([*args[:-1], "lr_gg=0.001"])
+    grid = tmp_path / "grid.png"
+    assert main_generate(["--ckpt", str(out / "last.pt"), "--conditions", "test", "--out", str(grid),
+                          "--device", "cpu"]) == 0
+    assert Image.open(grid).size[0] == 8 * 64 + 9 * 2
+    assert "grid.png" in capsys.readouterr().out
