@@ -18,26 +18,17 @@ from torch import nn
 from lab5_utils.config import PRESETS, get_config, parse_overrides
 
 
-def make_eval_fn(data_root: Path | None, device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict]:
+def make_eval_fn(device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict]:
     """The periodic evaluation: judge accuracy on test.json and new_test.json, mean over ``seeds`` noise seeds.
 
     Returns ``eval_fn(G) -> {"acc_mean", "acc_test", "acc_new_test"}`` (``acc_mean`` picks best.pt). The judge
-    is resolved once (``$LAB5_JUDGE`` or our judge for ``data_root``, trained on first use).
+    is resolved once (``$LAB5_JUDGE`` or our judge, trained on its own render on first use).
     """
-    # HOOK(lead): evaluation wiring -- uses lab5_utils.metrics.evaluate_generator and lab5_utils.judge.
     from lab5_utils.evaluator import load_evaluator
+    from lab5_utils.experiment import make_eval_fn as judge_eval_fn
     from lab5_utils.judge import ensure_judge
-    from lab5_utils.metrics import evaluate_generator
 
-    judge = load_evaluator(ensure_judge(data_root), device=device)
-
-    def eval_fn(G: nn.Module) -> dict[str, float]:
-        result = evaluate_generator(G, {"test": "test", "new_test": "new_test"}, seeds=range(seeds), judge=judge,
-                                    device=device, renderer=None, frechet_samples=0, progress=False)
-        accs = {f"acc_{name}": float(entry["accuracy_mean"]) for name, entry in result["files"].items()}
-        return {"acc_mean": sum(accs.values()) / len(accs), **accs}
-
-    return eval_fn
+    return judge_eval_fn(load_evaluator(ensure_judge(), device=device), device, seeds)
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -76,7 +67,7 @@ def main(argv: list[str]) -> int:
 
     data = load_arrays(args.data, progress=not args.no_progress)
     device = torch.device(args.device) if args.device else default_device()
-    eval_fn = make_eval_fn(args.data, device) if args.eval_every > 0 else None
+    eval_fn = make_eval_fn(device) if args.eval_every > 0 else None
     out = args.out or Path("runs") / cfg.name
     trainer = fit(cfg, data, out, minutes=args.minutes, epochs=args.epochs, steps=args.steps, resume=args.resume,
                   device=device, progress=not args.no_progress, eval_fn=eval_fn,

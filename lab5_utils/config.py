@@ -51,7 +51,7 @@ class TrainConfig:
     aux_fake_in_d: bool = False  # also train D's classifier on fakes (original ACGAN); G always uses it on fakes
     ema_decay: float = 0.999  # EMA of G's weights (0 = EMA copy just follows G)
     seed: int = 0
-    log_every: int = 50  # steps between stats.jsonl lines
+    log_every: int = 10  # steps between stats.jsonl lines
     ckpt_every: int = 1000  # steps between last.pt writes (also written at the end of a run)
     bf16: bool = False  # bf16 autocast on CUDA (ignored on CPU)
 

@@ -29,10 +29,10 @@ FORMAT = "lab5_utils judge v1"
 
 @dataclass(frozen=True)
 class JudgeConfig:
-    """Judge training settings. Defaults fit the 2-core CPU budget: 12 epochs over ~17k training images at about
-    300 img/s (channels_last, batch 128; ~200 img/s without channels_last) is ~12 minutes uncontended."""
+    """Judge training settings. Defaults fit the 2-core CPU budget: 10 epochs over the ~34k training images of the
+    judge's own render at about 300 img/s (channels_last, batch 128) is ~20 minutes uncontended."""
 
-    epochs: int = 12
+    epochs: int = 10
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 5e-4
@@ -190,7 +190,8 @@ def judge_cache_path(data_root: Path, config: JudgeConfig) -> Path:
 def ensure_judge(data_root: Path | None = None, progress: bool = True, config: JudgeConfig | None = None,
                  device: str | torch.device | None = None) -> Path:
     """Path of the judge to use: ``$LAB5_JUDGE`` if set (e.g. the course's ``checkpoint.pth``), else our cached
-    judge for ``data_root`` (default: the synthetic default set), trained on first use (minutes; progress bar).
+    judge for ``data_root`` (default: the judge's own synthetic render, ``paths.ensure_judge_data``, never a GAN's
+    training set), trained on first use (minutes; progress bar).
 
     ``config`` defaults to :class:`JudgeConfig` (or :meth:`JudgeConfig.tiny_config` when ``LAB5_FAST`` is set, for
     CI smoke tests; such a judge is marked ``tiny`` and its numbers must not be reported)."""
@@ -201,9 +202,9 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
             raise FileNotFoundError(f"LAB5_JUDGE={override}: no such judge checkpoint")
         return path
     if data_root is None:
-        from lab5_utils.paths import ensure_default_data
+        from lab5_utils.paths import ensure_judge_data
 
-        data_root = ensure_default_data(progress=progress)
+        data_root = ensure_judge_data(progress=progress)
     data_root = Path(data_root).expanduser()
     if not (data_root / "train.json").is_file():
         raise FileNotFoundError(f"{data_root / 'train.json'}: judge data folder has no train.json")

@@ -32,6 +32,10 @@ def main(argv: list[str]) -> int:
         p.add_argument("--no-progress", action="store_true")
     evaluate.add_argument("--judge", type=Path, default=None, help="checkpoint (default: $LAB5_JUDGE or our judge)")
     evaluate.add_argument("--data", type=Path, default=None, help="folder with train.json + images")
+    evaluate.add_argument("--ckpt", type=Path, default=None,
+                          help="a generator checkpoint (train's last.pt/best.pt): print its metrics table instead")
+    evaluate.add_argument("--seeds", type=int, default=10, help="noise seeds for --ckpt (mean ± std over them)")
+    evaluate.add_argument("--raw", action="store_true", help="with --ckpt: the raw generator instead of its EMA")
     evaluate.add_argument("--batch-size", type=int, default=256)
     sub.add_parser("ensure", help="print the judge path, training it on first use")
     args = parser.parse_args(argv)
@@ -44,9 +48,9 @@ def main(argv: list[str]) -> int:
                          seed=args.seed, holdout_fraction=args.holdout, max_images=args.max_images or base.max_images)
         data = args.data
         if data is None:
-            from lab5_utils.paths import ensure_default_data
+            from lab5_utils.paths import ensure_judge_data
 
-            data = ensure_default_data(progress=not args.no_progress)
+            data = ensure_judge_data(progress=not args.no_progress)
         meta = train_judge(data, args.out, config, device=args.device, progress=not args.no_progress)
         speed = meta["train_img_per_s"]
         acc = meta["holdout_accuracy"]
@@ -55,11 +59,28 @@ def main(argv: list[str]) -> int:
         return 0
     from lab5_utils.dataset import load_arrays, to_signed
 
+    if args.ckpt is not None:
+        return _eval_generator(args)
     if args.data is None:
-        parser.error("eval needs --data DIR")
+        parser.error("eval needs --data DIR (a judge on a data folder) or --ckpt PATH (a generator)")
     judge_path = args.judge or ensure_judge(progress=not args.no_progress)  # the standard judge, not one fit to DIR
     judge = load_evaluator(judge_path, device=args.device, batch_size=args.batch_size)
     images, labels, filenames = load_arrays(args.data, 64, progress=not args.no_progress)
     acc = judge.accuracy(to_signed(images), labels)
     print(f"{judge_path} on {args.data}: course top-k accuracy {acc:.4f} over {len(filenames)} images")
+    return 0
+
+
+def _eval_generator(args: argparse.Namespace) -> int:
+    """``evaluator eval --ckpt PATH``: the metrics table of a trained generator (judge: --judge or the default)."""
+    from lab5_utils.checkpoint import load_generator
+    from lab5_utils.metrics import evaluate_generator, format_metrics_table
+
+    judge_path = args.judge or ensure_judge(progress=not args.no_progress)
+    G = load_generator(args.ckpt, ema=not args.raw, device=args.device)
+    result = evaluate_generator(G, {"test": "test", "new_test": "new_test"}, seeds=range(args.seeds),
+                                judge=judge_path, device=args.device, data_root=args.data,
+                                progress=not args.no_progress)
+    print(f"{args.ckpt} ({'raw' if args.raw else 'EMA'} generator)")
+    print(format_metrics_table(result))
     return 0

@@ -53,6 +53,24 @@ def _score(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]) -> t
     return output[0] if isinstance(output, tuple) else output
 
 
+def interpolates(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x_hat = a*real + (1-a)*fake`` with ``a ~ U[0, 1)`` per sample drawn from ``generator`` (on its own device,
+    then moved); a detached leaf with ``requires_grad=True``, same shape as ``real``."""
+    gen_device = generator.device if generator is not None else real.device
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    alpha = torch.rand(shape, generator=generator, device=gen_device).to(real.device, real.dtype)
+    return (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
+
+
+def penalty_at(score: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """``mean((||grad_x_hat sum(score)||_2 - 1)^2)``; ``score`` may come from a forward over a larger batch
+    that contains ``x_hat`` (a per-sample critic: the gradient of each sample's score is its own). The graph is
+    kept (``create_graph=True``) so the penalty can be added to the critic loss."""
+    (grad,) = torch.autograd.grad(score.float().sum(), x_hat, create_graph=True)
+    norm = torch.sqrt(grad.float().flatten(1).pow(2).sum(dim=1) + 1e-12)
+    return (norm - 1.0).pow(2).mean()
+
+
 def gradient_penalty(D: nn.Module | Callable[..., object], real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP penalty ``mean((||grad_x D(x_hat, y)||_2 - 1)^2)`` at ``x_hat = a*real + (1-a)*fake``.
@@ -62,14 +80,18 @@ def gradient_penalty(D: nn.Module | Callable[..., object], real: torch.Tensor, f
     models' ``(score, aux)`` tuple. The graph is kept (``create_graph=True``) so the penalty can be added to the
     critic loss and backpropagated with it in a single backward pass.
     """
-    gen_device = generator.device if generator is not None else real.device
-    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-    alpha = torch.rand(shape, generator=generator, device=gen_device).to(real.device, real.dtype)
-    x_hat = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
-    score = _score(D(x_hat, y))  # type: ignore[arg-type]
-    (grad,) = torch.autograd.grad(score.float().sum(), x_hat, create_graph=True)
-    norm = torch.sqrt(grad.float().flatten(1).pow(2).sum(dim=1) + 1e-12)
-    return (norm - 1.0).pow(2).mean()
+    x_hat = interpolates(real, fake, generator)
+    return penalty_at(_score(D(x_hat, y)), x_hat)  # type: ignore[arg-type]
+
+
+def per_sample(D: nn.Module) -> bool:
+    """True when one forward of ``D`` over ``cat([a, b])`` equals separate forwards over ``a`` and ``b``: no
+    batch-statistics norm (BatchNorm couples the samples) and no spectral norm (its power iteration advances at
+    every forward call). The WGAN-GP critic (GroupNorm, no SN) qualifies."""
+    from torch.nn.utils import parametrize
+
+    return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) or parametrize.is_parametrized(m)
+                   or hasattr(m, "weight_orig") for m in D.modules())
 
 
 LossPair = tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]

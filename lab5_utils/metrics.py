@@ -177,7 +177,7 @@ def evaluate_generator(
     if judge is None:
         from lab5_utils.judge import ensure_judge
 
-        judge = load_evaluator(ensure_judge(Path(data_root) if data_root else None, progress), device=device)
+        judge = load_evaluator(ensure_judge(progress=progress), device=device)
     judge = as_evaluator(judge, device)
     seeds = [int(s) for s in seeds]
     if not seeds:

@@ -7,6 +7,11 @@ from pathlib import Path
 
 DEFAULT_SCENES = 6003  # as many scenes as the real train.json: 18,009 images
 DEFAULT_SEED = 0
+# The judge learns from its own render (another seed, twice the scenes: the real label sequences, then random
+# ones), so it has never seen a GAN's training image, as the course's evaluator was trained on its own set.
+JUDGE_SCENES = 12000
+JUDGE_SEED = 1
+FAST_SCENES = 40
 
 
 def cache_dir() -> Path:
@@ -19,6 +24,18 @@ def cache_dir() -> Path:
 def fast_mode() -> bool:
     """True when ``LAB5_FAST`` is set to a non-empty value other than ``0`` (CI's smoke-test switch)."""
     return os.environ.get("LAB5_FAST", "") not in {"", "0"}
+
+
+def ensure_judge_data(progress: bool = True) -> Path:
+    """The judge's own synthetic set (``JUDGE_SCENES`` scenes of seed ``JUDGE_SEED``; ``FAST_SCENES`` in fast
+    mode), rendered once into the cache."""
+    scenes = FAST_SCENES if fast_mode() else JUDGE_SCENES
+    root = cache_dir() / f"judge_iclevr_seed{JUDGE_SEED}_scenes{scenes}"
+    if not (root / "train.json").is_file():
+        from lab5_utils.render import render_dataset
+
+        render_dataset(root, scenes=scenes, seed=JUDGE_SEED, progress=progress)
+    return root
 
 
 def default_data_root(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED) -> Path:

@@ -1,0 +1,199 @@
+"""One named, resumable experiment = train a preset to a budget, then measure it; shared by the notebooks,
+the CLI and ``benchmarks/quality_at_budget.py`` so every reported number comes from the same code path.
+
+``run_preset("wgan_gp", "runs/wgan_gp", minutes=60)`` resumes ``runs/wgan_gp/last.pt`` if it exists, trains
+until the run's *total* training time reaches the budget (so re-running a finished notebook costs nothing),
+then writes ``metrics.json``: the judge's accuracy on ``test.json``/``new_test.json`` (mean ± std over noise
+seeds) for the raw and the EMA generator, with the hardware, the scale and the judge that produced it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from lab5_utils.config import get_config
+from lab5_utils.train_utils import read_stats
+
+CONDITION_FILES = {"test": "test", "new_test": "new_test"}
+
+
+def describe_device(device: torch.device) -> str:
+    """``"NVIDIA H100 80GB HBM3"`` or ``"CPU (2 cores, x86_64)"``: the hardware a number was measured on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()}, {torch.get_num_threads()} torch threads)"
+
+
+def file_digest(path: str | Path) -> str:
+    """First 12 hex digits of a file's sha256 (names the exact judge behind a number)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict[str, float]]:
+    """Periodic evaluation during training: ``eval_fn(G) -> {"acc_mean", "acc_test", "acc_new_test"}``, the
+    judge's accuracy on both condition files, mean over ``seeds`` fixed noise seeds (0..seeds-1)."""
+    from lab5_utils.metrics import evaluate_generator
+
+    def eval_fn(G: nn.Module) -> dict[str, float]:
+        result = evaluate_generator(G, CONDITION_FILES, seeds=range(seeds), judge=judge, device=device,
+                                    renderer=None, frechet_samples=0, progress=False)
+        accs = {f"acc_{name}": float(entry["accuracy_mean"]) for name, entry in result["files"].items()}
+        return {"acc_mean": sum(accs.values()) / len(accs), **accs}
+
+    return eval_fn
+
+
+def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None, epochs: int | None = None,
+               steps: int | None = None, data_root: str | Path | None = None, device: str | None = None,
+               seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
+               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``preset`` into ``out_dir`` up to a total budget (``minutes`` of training time, ``epochs`` or
+    ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``."""
+    from lab5_utils.dataset import load_arrays
+    from lab5_utils.evaluator import checkpoint_meta, load_evaluator
+    from lab5_utils.judge import ensure_judge
+    from lab5_utils.metrics import evaluate_generator
+    from lab5_utils.paths import ensure_default_data
+    from lab5_utils.trainer import Trainer, default_device
+
+    cfg = get_config(preset, **dict(overrides or {}))
+    out_dir = Path(out_dir)
+    root = Path(data_root) if data_root else ensure_default_data(progress=progress)
+    judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
+    torch_device = torch.device(device) if device else default_device()
+    judge = load_evaluator(judge_path, device=torch_device)
+    images, labels, _ = load_arrays(root, progress=progress)
+    trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
+                      progress=progress, eval_fn=make_eval_fn(judge, torch_device), eval_every=eval_every,
+                      metric="acc_mean")
+    remaining = None if minutes is None else minutes - trainer.train_time / 60
+    if (remaining is None or remaining > 0) and not (steps is not None and trainer.step >= steps) \
+            and not (epochs is not None and trainer.batches.epoch >= epochs):
+        trainer.run(minutes=remaining, epochs=epochs, steps=steps)
+    metrics_file = out_dir / "metrics.json"
+    if metrics_file.is_file():
+        saved = json.loads(metrics_file.read_text())
+        if saved.get("step") == trainer.step and saved.get("judge_sha256") == file_digest(judge_path) \
+                and saved.get("seeds") == seeds:
+            return saved
+    results = {which: evaluate_generator(model, CONDITION_FILES, seeds=range(seeds), judge=judge,
+                                         device=torch_device, data_root=root, progress=progress,
+                                         frechet_samples=frechet_samples)
+               for which, model in (("G", trainer.G), ("G_ema", trainer.G_ema))}
+    meta = checkpoint_meta(judge_path)
+    summary = {
+        "preset": cfg.name, "config": trainer.state_dict()["config"], "step": trainer.step,
+        "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
+        "budget": {"minutes": minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
+        "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
+        "out_dir": str(out_dir),
+        "judge": str(judge_path), "judge_sha256": file_digest(judge_path),
+        "judge_holdout_accuracy": meta.get("holdout_accuracy"), "judge_tiny": bool(meta.get("tiny", False)),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "results": results,
+    }
+    text = json.dumps(summary, indent=1)
+    tmp = metrics_file.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, metrics_file)
+    return json.loads(text)  # the same plain types as a later call that reads the file back
+
+
+def headline(summary: Mapping[str, Any], which: str = "G_ema") -> dict[str, float]:
+    """``{"test": mean, "test_std": std, "new_test": ..., "new_test_std": ...}`` of one generator of a run."""
+    files = summary["results"][which]["files"]
+    return {key: value for name, entry in files.items()
+            for key, value in ((name, entry["accuracy_mean"]), (f"{name}_std", entry["accuracy_std"]))}
+
+
+def comparison_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown table: one row per run with its scale, hardware and accuracies (mean ± std over seeds)."""
+    rows = ["| run | G cond / D cond / loss | steps | epochs | train min | hardware | test.json (EMA) "
+            "| new_test.json (EMA) | test.json (raw) | new_test.json (raw) | judge-feature FD (EMA) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        c = s["config"]
+        ema, raw = headline(s, "G_ema"), headline(s, "G")
+        fd = s["results"]["G_ema"].get("frechet_judge_distance")
+        cells = [f"{name}", f"{c['g_cond']} / {c['d_cond']} / {c['loss']}", str(s["step"]), str(s["epoch"]),
+                 f"{s['train_time_s'] / 60:.0f}", s["hardware"],
+                 f"{ema['test']:.3f} ± {ema['test_std']:.3f}", f"{ema['new_test']:.3f} ± {ema['new_test_std']:.3f}",
+                 f"{raw['test']:.3f} ± {raw['test_std']:.3f}", f"{raw['new_test']:.3f} ± {raw['new_test_std']:.3f}",
+                 "-" if fd is None else f"{fd:.1f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str = "eval_ema",
+                         figsize: tuple[float, float] = (8, 3.5)) -> Figure:
+    """Judge accuracy (mean of test/new_test over 3 seeds) against epochs (real images the critic has seen /
+    data set size), one line per run, from each run's stats.jsonl."""
+    fig, ax = plt.subplots(figsize=figsize)
+    for name, s in summaries.items():
+        per_step = s["config"]["batch_size"] * s["config"]["n_critic"] / s["images"]
+        rows = [r for r in read_stats(Path(s["out_dir"]) / "stats.jsonl") if which in r]
+        ax.plot([r["step"] * per_step for r in rows], [r[which]["acc_mean"] for r in rows], marker=".", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("judge accuracy (mean of both files)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_losses(run_dir: str | Path, keys: tuple[str, ...] = ("d_loss", "g_loss"),
+                figsize: tuple[float, float] = (8, 3)) -> Figure:
+    """Training losses (and GP / aux terms when present) against generator steps, from stats.jsonl."""
+    rows = [r for r in read_stats(Path(run_dir) / "stats.jsonl") if "d_loss" in r]
+    fig, ax = plt.subplots(figsize=figsize)
+    for key in keys + ("gp", "d_aux", "g_aux"):
+        if rows and key in rows[0]:
+            ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=key)
+    ax.set_xlabel("generator step")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class(summary: Mapping[str, Any], which: str = "G_ema", figsize: tuple[float, float] = (12, 3)) -> Figure:
+    """Per-class judge accuracy on each condition file (classes absent from a file are left out)."""
+    from lab5_utils.labels import class_names
+
+    names = class_names()
+    files = summary["results"][which]["files"]
+    fig, ax = plt.subplots(figsize=figsize)
+    width = 0.8 / len(files)
+    for offset, (name, entry) in enumerate(files.items()):
+        values = [entry["per_class"].get(n) for n in names]
+        xs = [i + offset * width for i, v in enumerate(values) if v is not None]
+        ax.bar(xs, [v for v in values if v is not None], width, label=name)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names, rotation=90, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("judge top-k hit rate")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_gammas(run_dir: str | Path, figsize: tuple[float, float] = (6, 3)) -> Figure:
+    """SAGAN's attention gammas (start at 0) against generator steps: evidence that attention is used."""
+    rows = [r for r in read_stats(Path(run_dir) / "stats.jsonl") if any(k.startswith("gamma/") for k in r)]
+    fig, ax = plt.subplots(figsize=figsize)
+    for key in sorted({k for r in rows for k in r if k.startswith("gamma/")}):
+        ax.plot([r["step"] for r in rows], [r.get(key) for r in rows], label=key.removeprefix("gamma/"))
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("gamma")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

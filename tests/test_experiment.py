@@ -1,0 +1,65 @@
+"""run_preset on a tiny render: trains to a budget, resumes without retraining, writes metrics.json."""
+
+import json
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from lab5_utils import experiment  # noqa: E402
+from lab5_utils.render import render_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    return render_dataset(tmp_path_factory.mktemp("data") / "s", scenes=8, seed=5, workers=1, progress=False)
+
+
+def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB5_FAST", "1")  # tiny judge
+    out = tmp_path / "run"
+    first = experiment.run_preset("tiny_wgan_gp", out, steps=2, data_root=tiny_root, device="cpu", seeds=2,
+                                  eval_every=1, frechet_samples=0, progress=False)
+    assert first["step"] == 2 and first["seeds"] == 2 and first["judge_tiny"] is True
+    assert "CPU" in first["hardware"] and first["images"] == 24
+    for which in ("G", "G_ema"):
+        for name in ("test", "new_test"):
+            entry = first["results"][which]["files"][name]
+            assert len(entry["per_seed"]) == 2 and 0.0 <= entry["accuracy_mean"] <= 1.0
+    assert json.loads((out / "metrics.json").read_text())["step"] == 2
+    again = experiment.run_preset("tiny_wgan_gp", out, steps=2, data_root=tiny_root, device="cpu", seeds=2,
+                                  eval_every=1, frechet_samples=0, progress=False)
+    assert again == first  # budget already met: nothing retrained, the saved metrics are returned
+    more = experiment.run_preset("tiny_wgan_gp", out, steps=3, data_root=tiny_root, device="cpu", seeds=2,
+                                 eval_every=1, frechet_samples=0, progress=False)
+    assert more["step"] == 3  # a larger budget resumes the run
+    table = experiment.comparison_table({"tiny": more})
+    assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
+    assert experiment.plot_accuracy_curves({"tiny": more}).axes
+    assert experiment.plot_losses(out).axes and experiment.plot_per_class(more).axes
+
+
+def test_run_preset_refuses_another_presets_run(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB5_FAST", "1")
+    out = tmp_path / "run"
+    experiment.run_preset("tiny_dcgan", out, steps=1, data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
+                          frechet_samples=0, progress=False)
+    with pytest.raises(ValueError, match="tiny_dcgan"):
+        experiment.run_preset("tiny_sagan", out, steps=1, data_root=tiny_root, device="cpu", seeds=1,
+                              eval_every=1, frechet_samples=0, progress=False)
+
+
+def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
+    from lab5_utils.__main__ import main
+
+    monkeypatch.setenv("LAB5_FAST", "1")
+    out = tmp_path / "run"
+    experiment.run_preset("tiny_dcgan", out, steps=1, data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
+                          frechet_samples=0, progress=False)
+    capsys.readouterr()
+    assert main(["evaluator", "eval", "--ckpt", str(out / "last.pt"), "--data", str(tiny_root), "--seeds", "2",
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "EMA generator" in printed and "TINY test judge" in printed
+    assert "test" in printed and "new_test" in printed and "frechet_judge_distance" in printed

@@ -1,0 +1,32 @@
+"""Every committed notebook: a parameters cell with the fast-mode switch, no error outputs, no class
+definitions (mechanisms live in lab5_utils), figures of fast runs kept out of image/."""
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_the_four_notebooks_exist():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.cells[0].cell_type == "markdown" and "Question" in nb.cells[0].source
+    params = [c for c in code if c.source.lstrip().startswith("# Parameters")]
+    assert len(params) == 1, "exactly one cell starting with '# Parameters'"
+    assert "FAST = fast_mode()" in params[0].source
+    assert "FIGURES = Path(tempfile.mkdtemp()) if FAST" in params[0].source, "fast runs must write figures to a temp folder"
+    for cell in code:
+        tree = ast.parse(cell.source)
+        classes = [n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+        assert not classes, f"class definitions belong in lab5_utils, not the notebook: {classes}"
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        assert not errors, f"error output committed: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+    assert nb.cells[-1].cell_type == "markdown" and "Discussion" in nb.cells[-1].source
