@@ -4,13 +4,13 @@
 #     bash benchmarks/gpu_run.sh                     # ~11 min: render, judge, 7.5 min of wgan_gp (bf16), metrics
 #     GPU_RUN_DRY=1 bash benchmarks/gpu_run.sh       # the same commands with tiny settings on the CPU (~1-2 min)
 #
-# Steps: render the synthetic i-CLEVR set (python -m lab5_utils render), train the judge on it (held-out accuracy
-# printed), train `wgan_gp` with bf16 autocast for TRAIN_MINUTES, print the metrics (mean ± std over 10 noise
+# Steps: render the synthetic i-CLEVR set (python -m lab5_utils render) and the judge's own set (seed 1), train
+# the judge on the latter (held-out accuracy printed), train `wgan_gp` with bf16 autocast for TRAIN_MINUTES, print the metrics (mean ± std over 10 noise
 # seeds on test.json / new_test.json, for last.pt's EMA generator and for best.pt) and the training images/s,
 # write the 8-per-row grids, then time our fp32 step against the reference's (benchmarks/bench_throughput.py,
 # seconds). $OUT gets run.log (everything printed), metrics.json, stats.jsonl, grid_test.png, grid_new_test.png.
 # Environment: OUT (default /tmp/gpu_out), WORK (default /tmp/gpu_work), TRAIN_MINUTES (default 7.5),
-# JUDGE_EPOCHS (default 12), PRESET (default wgan_gp), PYTHON (default .venv/bin/python if present, else python3).
+# JUDGE_EPOCHS (default 10), PRESET (default wgan_gp), PYTHON (default .venv/bin/python if present, else python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,17 +24,17 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export LAB5_CACHE="$WORK/cache"  # dataset cache and anything else the package caches: inside WORK
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/run.log") 2>&1
-DATA="$WORK/data" JUDGE="$WORK/judge.pth" RUN="$WORK/run"
+DATA="$WORK/data" JUDGE_DATA="$WORK/judge_data" JUDGE="$WORK/judge.pth" RUN="$WORK/run"
 rm -rf "$RUN"  # a fresh run every time (no accidental resume)
 
 if [[ "$DRY" == "1" ]]; then
-    DEVICE=cpu PRESET="${PRESET:-tiny_wgan_gp}" SCENES=12 WORKERS=2 SEEDS=2 FRECHET=16
+    DEVICE=cpu PRESET="${PRESET:-tiny_wgan_gp}" SCENES=12 JUDGE_SCENES=12 WORKERS=2 SEEDS=2 FRECHET=16
     JUDGE_ARGS=(--tiny --epochs 1 --max-images 24)
     TRAIN_ARGS=(--steps 4 --eval-every 2)
     BENCH_ARGS=(--preset tiny_wgan_gp --rounds 2 --steps 1)
 else
-    DEVICE=cuda PRESET="${PRESET:-wgan_gp}" SCENES=6003 WORKERS="$(nproc)" SEEDS=10 FRECHET=2048
-    JUDGE_ARGS=(--epochs "${JUDGE_EPOCHS:-12}")
+    DEVICE=cuda PRESET="${PRESET:-wgan_gp}" SCENES=6003 JUDGE_SCENES=12000 WORKERS="$(nproc)" SEEDS=10 FRECHET=2048
+    JUDGE_ARGS=(--epochs "${JUDGE_EPOCHS:-10}")
     TRAIN_ARGS=(--minutes "${TRAIN_MINUTES:-7.5}" --eval-every 1000)
     BENCH_ARGS=(--preset wgan_gp --rounds 5 --steps 10 --warmup 3 --threads "$(nproc)")
     "$PYTHON" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
@@ -47,8 +47,14 @@ if [[ ! -f "$DATA/train.json" ]]; then
     "$PYTHON" -m lab5_utils render --out "$DATA" --scenes "$SCENES" --workers "$WORKERS" --no-progress
 fi
 
+stage "render the judge's own set: $JUDGE_SCENES scenes, seed 1 (never the GAN's training images) -> $JUDGE_DATA"
+if [[ ! -f "$JUDGE_DATA/train.json" ]]; then
+    "$PYTHON" -m lab5_utils render --out "$JUDGE_DATA" --scenes "$JUDGE_SCENES" --seed 1 --workers "$WORKERS" \
+        --no-progress
+fi
+
 stage "judge ($DEVICE; decodes the images into the uint8 cache first)"
-"$PYTHON" -m lab5_utils evaluator train --data "$DATA" --out "$JUDGE" --device "$DEVICE" --no-progress \
+"$PYTHON" -m lab5_utils evaluator train --data "$JUDGE_DATA" --out "$JUDGE" --device "$DEVICE" --no-progress \
     "${JUDGE_ARGS[@]}"
 export LAB5_JUDGE="$JUDGE"  # every evaluation below (and the trainer's best.pt choice) uses this judge
 

@@ -1,34 +1,19 @@
 """``python -m lab5_utils train ...`` and ``python -m lab5_utils generate ...``.
 
 train:    ``--preset NAME [--data DIR] [--out DIR] [--minutes M] [--epochs E] [--steps S] [--resume]
-          [--set key=value ...] [--eval-every N] [--device cuda]``
+          [--set key=value ...] [--eval-every N] [--seeds N] [--device cuda]``: trains to the budget
+          (training minutes summed over resumes), then writes and prints the metrics (``run_preset``)
 generate: ``--ckpt PATH --conditions test.json --out grid.png [--seed S] [--raw]``
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
-from torch import nn
 
 from lab5_utils.config import PRESETS, get_config, parse_overrides
-
-
-def make_eval_fn(device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict]:
-    """The periodic evaluation: judge accuracy on test.json and new_test.json, mean over ``seeds`` noise seeds.
-
-    Returns ``eval_fn(G) -> {"acc_mean", "acc_test", "acc_new_test"}`` (``acc_mean`` picks best.pt). The judge
-    is resolved once (``$LAB5_JUDGE`` or our judge, trained on its own render on first use).
-    """
-    from lab5_utils.evaluator import load_evaluator
-    from lab5_utils.experiment import make_eval_fn as judge_eval_fn
-    from lab5_utils.judge import ensure_judge
-
-    return judge_eval_fn(load_evaluator(ensure_judge(), device=device), device, seeds)
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -36,46 +21,42 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", required=True, help=f"one of: {', '.join(PRESETS)}")
     p.add_argument("--data", type=Path, help="data folder (train.json + images); default: the synthetic set")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<preset>)")
-    p.add_argument("--minutes", type=float, help="wall-clock budget of this call")
+    p.add_argument("--minutes", type=float, help="budget in minutes of training time, summed over resumes")
     p.add_argument("--epochs", type=int, help="stop after this many epochs in total")
     p.add_argument("--steps", type=int, help="stop after this many generator steps in total")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), e.g. --set lr_g=1e-4 --set bf16=true")
     p.add_argument("--eval-every", type=int, default=1000, help="steps between judge evaluations (0 = none)")
+    p.add_argument("--seeds", type=int, default=10, help="noise seeds of the final metrics (mean ± std)")
+    p.add_argument("--frechet-samples", type=int, default=2048, help="images per side of the Frechet distance")
     p.add_argument("--device", help="cuda / cpu (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
 
 def main(argv: list[str]) -> int:
-    """``python -m lab5_utils train``; prints where last.pt / best.pt / stats.jsonl went."""
-    from lab5_utils.trainer import default_device, fit
+    """``python -m lab5_utils train``: train to the budget, then print the metrics table (also in metrics.json)."""
+    from lab5_utils.experiment import run_preset
+    from lab5_utils.metrics import format_metrics_table
 
     args = _train_parser().parse_args(argv)
     try:
-        cfg = get_config(args.preset, **parse_overrides(args.overrides))
+        overrides = parse_overrides(args.overrides)
+        cfg = get_config(args.preset, **overrides)
     except ValueError as err:
         raise SystemExit(f"error: {err}") from err
     if args.minutes is None and args.epochs is None and args.steps is None:
-        raise SystemExit("error: give --minutes, --epochs and/or --steps")
-    if args.data is None:
-        from lab5_utils.paths import ensure_default_data
-
-        args.data = ensure_default_data(progress=not args.no_progress)
-    from lab5_utils.dataset import load_arrays
-
-    data = load_arrays(args.data, progress=not args.no_progress)
-    device = torch.device(args.device) if args.device else default_device()
-    eval_fn = make_eval_fn(device) if args.eval_every > 0 else None
+        raise SystemExit("error: give a budget: --minutes (training time), --epochs and/or --steps")
     out = args.out or Path("runs") / cfg.name
-    trainer = fit(cfg, data, out, minutes=args.minutes, epochs=args.epochs, steps=args.steps, resume=args.resume,
-                  device=device, progress=not args.no_progress, eval_fn=eval_fn,
-                  eval_every=max(args.eval_every, 1), metric="acc_mean" if eval_fn else None)
-    best: Mapping[str, Any] = trainer.best
-    print(f"{cfg.name}: step {trainer.step}, epoch {trainer.batches.epoch}; last checkpoint {out / 'last.pt'}"
-          + (f"; best {best['metric']}={best['value']:.4f} ({best['which']}, step {best['step']}) in "
-             f"{out / 'best.pt'}" if best.get("value") is not None else "") + f"; stats {out / 'stats.jsonl'}")
+    if (out / "last.pt").is_file() and not args.resume:
+        raise SystemExit(f"error: {out / 'last.pt'} exists: pass --resume to continue that run, or another --out")
+    summary = run_preset(args.preset, out, minutes=args.minutes, epochs=args.epochs, steps=args.steps,
+                         data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
+                         frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides)
+    print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
+          f"of training on {summary['hardware']}; {out / 'last.pt'}, {out / 'metrics.json'}, {out / 'stats.jsonl'}")
+    print(format_metrics_table(summary["results"]["G_ema"]))
     return 0
 
 

@@ -156,9 +156,13 @@ def load_arrays(
         folder = cache_root or cache_dir() / "datasets"
         cache_file = folder / f"iclevr_{size}px_{'skip' if skip_bad else 'strict'}_{cache_key(root, size)[:24]}.pt"
         if cache_file.is_file():
-            saved = torch.load(cache_file, weights_only=True, map_location="cpu")
-            _warn_skipped(root, saved["skipped"])
-            return saved["images"], saved["labels"], list(saved["filenames"])
+            try:
+                saved = torch.load(cache_file, weights_only=True, map_location="cpu")
+                _warn_skipped(root, saved["skipped"])
+                return saved["images"], saved["labels"], list(saved["filenames"])
+            except Exception as err:  # a truncated or foreign file: say so, then rebuild it
+                warnings.warn(f"{cache_file}: unreadable cache ({type(err).__name__}: {err}); rebuilding it",
+                              stacklevel=2)
     images, labels, filenames, skipped = _build_arrays(root, size, skip_bad, progress)
     _warn_skipped(root, skipped)
     if cache_file is not None:

@@ -9,8 +9,8 @@ seeds) for the raw and the EMA generator, with the hardware, the scale and the j
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -38,7 +38,9 @@ def describe_device(device: torch.device) -> str:
 
 def file_digest(path: str | Path) -> str:
     """First 12 hex digits of a file's sha256 (names the exact judge behind a number)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    from lab5_utils.paths import sha256_file
+
+    return sha256_file(path)[:12]
 
 
 def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict[str, float]]:
@@ -60,7 +62,12 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
                seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train ``preset`` into ``out_dir`` up to a total budget (``minutes`` of training time, ``epochs`` or
-    ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``."""
+    ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
+
+    ``minutes`` counts training-step time summed over all calls, so a finished run is not trained again; a
+    ``metrics.json`` written for the same request (budget, seeds, data, judge) and the same ``last.pt`` is
+    returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
+    is picked on the same condition files and would be optimistic."""
     from lab5_utils.dataset import load_arrays
     from lab5_utils.evaluator import checkpoint_meta, load_evaluator
     from lab5_utils.judge import ensure_judge
@@ -72,29 +79,29 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     out_dir = Path(out_dir)
     root = Path(data_root) if data_root else ensure_default_data(progress=progress)
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
+    request = {"preset": cfg.name, "overrides": dict(overrides or {}), "minutes": minutes, "epochs": epochs,
+               "steps": steps, "seeds": seeds, "frechet_samples": frechet_samples, "data_root": str(root),
+               "judge_sha256": file_digest(judge_path)}
+    metrics_file, last = out_dir / "metrics.json", out_dir / "last.pt"
+    if metrics_file.is_file() and last.is_file():
+        saved = json.loads(metrics_file.read_text())
+        if saved.get("request") == request and saved.get("last_sha256") == file_digest(last):
+            return saved  # this run already met this budget and was measured: nothing to train or evaluate
     torch_device = torch.device(device) if device else default_device()
     judge = load_evaluator(judge_path, device=torch_device)
     images, labels, _ = load_arrays(root, progress=progress)
     trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
-                      progress=progress, eval_fn=make_eval_fn(judge, torch_device), eval_every=eval_every,
-                      metric="acc_mean")
-    remaining = None if minutes is None else minutes - trainer.train_time / 60
-    if (remaining is None or remaining > 0) and not (steps is not None and trainer.step >= steps) \
-            and not (epochs is not None and trainer.batches.epoch >= epochs):
-        trainer.run(minutes=remaining, epochs=epochs, steps=steps)
-    metrics_file = out_dir / "metrics.json"
-    if metrics_file.is_file():
-        saved = json.loads(metrics_file.read_text())
-        if saved.get("step") == trainer.step and saved.get("judge_sha256") == file_digest(judge_path) \
-                and saved.get("seeds") == seeds:
-            return saved
+                      progress=progress, eval_fn=make_eval_fn(judge, torch_device) if eval_every > 0 else None,
+                      eval_every=max(eval_every, 1), metric="acc_mean")
+    trainer.run(train_minutes=minutes, epochs=epochs, steps=steps)
     results = {which: evaluate_generator(model, CONDITION_FILES, seeds=range(seeds), judge=judge,
                                          device=torch_device, data_root=root, progress=progress,
                                          frechet_samples=frechet_samples)
                for which, model in (("G", trainer.G), ("G_ema", trainer.G_ema))}
     meta = checkpoint_meta(judge_path)
     summary = {
-        "preset": cfg.name, "config": trainer.state_dict()["config"], "step": trainer.step,
+        "request": request, "last_sha256": file_digest(last),
+        "preset": cfg.name, "config": dataclasses.asdict(cfg), "step": trainer.step,
         "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
         "budget": {"minutes": minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),

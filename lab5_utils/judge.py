@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lab5_utils.evaluator import Evaluator, build_evaluator, judge_logits, save_evaluator
+from lab5_utils.paths import sha256_file
 
 FORMAT = "lab5_utils judge v1"
 
@@ -159,10 +160,6 @@ def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], con
     return model.to(memory_format=torch.contiguous_format).eval(), meta
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def train_judge(data_root: str | Path, out: str | Path, config: JudgeConfig = JudgeConfig(),
                 device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
     """Train a judge on the folder ``data_root`` (``train.json`` + images) and write the course format
@@ -172,7 +169,7 @@ def train_judge(data_root: str | Path, out: str | Path, config: JudgeConfig = Ju
     data_root = Path(data_root).expanduser()
     images, labels, filenames = load_arrays(data_root, 64, progress=progress)
     model, meta = fit_judge(images, labels, [scene_of(f) for f in filenames], config, device, progress)
-    meta.update(data_root=str(data_root.resolve()), train_json_sha256=_sha256(data_root / "train.json"))
+    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
     save_evaluator(model, out, meta)
     return meta
 
@@ -181,7 +178,7 @@ def judge_cache_path(data_root: Path, config: JudgeConfig) -> Path:
     """Where :func:`ensure_judge` keeps the judge for ``data_root`` + ``config``: ``cache_dir()/judge/...``."""
     from lab5_utils.paths import cache_dir
 
-    key = json.dumps([FORMAT, _sha256(data_root / "train.json"), str(data_root.resolve()), asdict(config)],
+    key = json.dumps([FORMAT, sha256_file(data_root / "train.json"), str(data_root.resolve()), asdict(config)],
                      sort_keys=True)
     tag = "tiny_" if config.tiny else ""
     return cache_dir() / "judge" / f"judge_{tag}{hashlib.sha256(key.encode()).hexdigest()[:16]}.pth"

@@ -79,6 +79,9 @@ def real_to_signed(images: torch.Tensor) -> torch.Tensor:
     if images.dtype != torch.uint8:
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, 64, 64):
             raise ValueError(f"float real images must be (N,3,64,64) in [-1,1], got {tuple(images.shape)}")
+        if images.numel() and (images.min() < -1.0 or images.max() > 1.0 or images.min() >= 0.0):
+            raise ValueError(f"float real images must be in [-1,1] (not [0,1] or [0,255]): got values in "
+                             f"[{images.min().item():.3g}, {images.max().item():.3g}]")
         return images.float()
     if images.ndim == 4 and images.shape[-1] == 3 and images.shape[1] != 3:
         images = images.permute(0, 3, 1, 2).contiguous()

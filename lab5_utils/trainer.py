@@ -152,16 +152,19 @@ class Trainer:
         return values
 
     # ---- loop ----------------------------------------------------------------------------------------------
-    def run(self, *, minutes: float | None = None, epochs: int | None = None, steps: int | None = None) -> Trainer:
-        """Train until ``minutes`` of wall time (this call), ``epochs`` (total) or ``steps`` (total) is reached."""
-        if minutes is None and epochs is None and steps is None:
-            raise ValueError("run: give minutes, epochs and/or steps")
-        start, window_start, window_steps = time.monotonic(), time.monotonic(), 0
+    def run(self, *, minutes: float | None = None, epochs: int | None = None, steps: int | None = None,
+            train_minutes: float | None = None) -> Trainer:
+        """Train until ``minutes`` of wall time (this call), ``epochs`` (total), ``steps`` (total) or
+        ``train_minutes`` of training-step time (total over resumes: a met budget trains nothing) is reached."""
+        if minutes is None and epochs is None and steps is None and train_minutes is None:
+            raise ValueError("run: give minutes, epochs, steps and/or train_minutes")
+        start, window_start, window_steps, first_step = time.monotonic(), time.monotonic(), 0, self.step
         bar = tqdm(total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress, unit="step")
         try:
             while not ((steps is not None and self.step >= steps) or (epochs is not None and
                        self.batches.epoch >= epochs) or (minutes is not None and
-                       time.monotonic() - start >= 60 * minutes)):
+                       time.monotonic() - start >= 60 * minutes) or (train_minutes is not None and
+                       self.train_time >= 60 * train_minutes)):
                 t0 = time.monotonic()
                 values = self.train_step()
                 self.train_time += time.monotonic() - t0
@@ -179,6 +182,8 @@ class Trainer:
                     self.save(self.out_dir / "last.pt")
         finally:
             bar.close()
+        if self.step == first_step:
+            return self  # the budget was already met: nothing trained, nothing rewritten
         if self.eval_fn is not None and self.step % self.eval_every != 0:
             self.evaluate()
         self.save(self.out_dir / "last.pt")

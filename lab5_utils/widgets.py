@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from lab5_utils.dataset import to_uint8
+from lab5_utils.evaluator import Evaluator, as_evaluator
 from lab5_utils.labels import COLORS, MAX_OBJECTS, SHAPES, class_names, encode
 
 #: CLEVR's colours, used to frame the toggle buttons.
@@ -32,12 +33,11 @@ class Reading:
     match: bool
 
 
-def judge_readings(judge: torch.nn.Module, images: torch.Tensor, condition: list[str]) -> list[Reading]:
-    """``images: (N, 3, 64, 64) in [-1, 1]`` -> the judge's top-k labels per image, k = ``len(condition)``."""
+def judge_readings(judge: Evaluator | torch.nn.Module, images: torch.Tensor, condition: list[str]) -> list[Reading]:
+    """``images: (N, 3, 64, 64) in [-1, 1]`` -> the judge's top-k labels per image, k = ``len(condition)``.
+    ``judge``: an :class:`~lab5_utils.evaluator.Evaluator` (``load_evaluator(path)``) or a course-format module."""
     names = class_names()
-    device = next(judge.parameters()).device
-    with torch.no_grad():
-        scores = judge(images.to(device)).float().cpu()
+    scores = as_evaluator(judge).predict(images)
     top = scores.topk(len(condition), dim=1).indices
     return [Reading(tuple(names[i] for i in row.tolist()), {names[i] for i in row.tolist()} == set(condition))
             for row in top]
@@ -49,9 +49,10 @@ class Preview:
     so a seed shows the same images on any machine."""
 
     def __init__(self, generate_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], z_dim: int,
-                 judge: torch.nn.Module | None = None, device: str | torch.device = "cpu",
+                 judge: Evaluator | torch.nn.Module | None = None, device: str | torch.device = "cpu",
                  max_samples: int = 16) -> None:
-        self.generate_fn, self.z_dim, self.judge, self.device = generate_fn, z_dim, judge, torch.device(device)
+        self.generate_fn, self.z_dim, self.device = generate_fn, z_dim, torch.device(device)
+        self.judge = as_evaluator(judge, self.device) if judge is not None else None
         self.selected: list[str] = []
         self.last_images: torch.Tensor | None = None
         self.last_readings: list[Reading] = []

@@ -140,3 +140,14 @@ def test_resize_uint8_matches_loader(tmp_path):
     expected = np.asarray(Image.fromarray(pixels).resize((64, 64), Image.Resampling.BILINEAR))
     out = D.resize_uint8(torch.from_numpy(pixels).permute(2, 0, 1)[None], 64)
     assert out.shape == (1, 3, 64, 64) and np.array_equal(out[0].permute(1, 2, 0).numpy(), expected)
+
+
+def test_corrupt_cache_file_is_named_and_rebuilt(tmp_path):
+    root = write_folder(tmp_path / "data")
+    first = D.load_arrays(root, cache_root=tmp_path / "cache", progress=False)
+    (cache_file,) = (tmp_path / "cache").glob("*.pt")
+    cache_file.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match=f"{cache_file.name}: unreadable cache"):
+        again = D.load_arrays(root, cache_root=tmp_path / "cache", progress=False)
+    assert torch.equal(again[0], first[0])
+    assert torch.load(cache_file, weights_only=True)["filenames"] == first[2]

@@ -141,3 +141,13 @@ def test_save_grid_round_trips_pixels_and_lays_out_8_per_row(tmp_path):
     assert isinstance(viz.show_grid(pixels[:3].float() / 127.5 - 1, title="x"), Figure)
     history = [{"epoch": 1, "train_loss": 0.5, "holdout_accuracy": 0.4}, {"epoch": 2, "train_loss": 0.3}]
     assert len(viz.plot_history(history).axes[0].lines) == 2
+
+
+def test_real_images_in_the_wrong_range_are_refused():
+    import torch
+
+    from lab5_utils.metrics import real_to_signed
+
+    with pytest.raises(ValueError, match=r"in \[-1,1\] \(not \[0,1\]"):
+        real_to_signed(torch.rand(2, 3, 64, 64))  # [0, 1] floats
+    assert real_to_signed(torch.rand(2, 3, 64, 64) * 2 - 1).shape == (2, 3, 64, 64)

@@ -22,7 +22,8 @@ def test_notebook_structure(path):
     params = [c for c in code if c.source.lstrip().startswith("# Parameters")]
     assert len(params) == 1, "exactly one cell starting with '# Parameters'"
     assert "FAST = fast_mode()" in params[0].source
-    assert "FIGURES = Path(tempfile.mkdtemp()) if FAST" in params[0].source, "fast runs must write figures to a temp folder"
+    fast_figures = "FIGURES = Path(tempfile.mkdtemp()) if FAST"
+    assert fast_figures in params[0].source, "fast runs must write figures to a temp folder"
     for cell in code:
         tree = ast.parse(cell.source)
         classes = [n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]

@@ -139,15 +139,21 @@ def _write_folder(root: Path, n: int = 6) -> None:
     (root / "train.json").write_text(json.dumps(listing))
 
 
-def test_cli_train_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from lab5_utils.cli_train import main, main_generate
+
+    monkeypatch.setenv("LAB5_FAST", "1")  # the tiny judge for the final metrics
 
     _write_folder(tmp_path / "data")
     out = tmp_path / "run"
     args = ["--preset", "tiny_dcgan", "--data", str(tmp_path / "data"), "--out", str(out), "--steps", "2",
             "--eval-every", "0", "--device", "cpu", "--no-progress", "--set", "lr_g=0.001"]
-    assert main(args) == 0
+    assert main([*args, "--seeds", "2", "--frechet-samples", "0"]) == 0
     assert torch.load(out / "last.pt", weights_only=True)["config"]["lr_g"] == 0.001
+    assert "TINY test judge" in capsys.readouterr().out and (out / "metrics.json").is_file()
+    with pytest.raises(SystemExit, match="last.pt exists: pass --resume"):
+        main(args)
     with pytest.raises(SystemExit, match="lr_gg"):
         main([*args[:-1], "lr_gg=0.001"])
     grid = tmp_path / "grid.png"

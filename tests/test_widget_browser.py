@@ -2,7 +2,9 @@
 downloaded browser) picks two labels, clicks Generate and sees the images appear.
 
 Skipped outside CI when chromium, voila or playwright is missing; in CI (``CI`` set) a missing piece fails.
-``LAB5_UPDATE_FIGURES=1`` also copies the screenshot to ``image/widget_preview.png``.
+``LAB5_UPDATE_FIGURES=1`` also copies the screenshot to ``image/widget_preview.png``; with
+``LAB5_PREVIEW_CKPT=runs/<preset>/last.pt`` the page shows that trained generator and our judge's readings
+instead of the stand-in generator (how the committed screenshot was made).
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ APP = [
     "64, 64)\n",
     "Preview(fake_generator, z_dim=8)\n",
 ]
+
+
+def _app_source() -> list[str]:
+    checkpoint = os.environ.get("LAB5_PREVIEW_CKPT")
+    if not checkpoint:
+        return APP
+    return [
+        "from lab5_utils.checkpoint import load_generator\n",
+        "from lab5_utils.evaluator import load_evaluator\n",
+        "from lab5_utils.judge import ensure_judge\n",
+        "from lab5_utils.widgets import Preview\n",
+        f"G = load_generator({str(Path(checkpoint).resolve())!r}, ema=True)\n",
+        "Preview(G, G.z_dim, judge=load_evaluator(ensure_judge(progress=False)))\n",
+    ]
 
 
 def _requirements() -> str | None:
@@ -70,7 +86,7 @@ def test_preview_in_a_real_browser(tmp_path):
     from playwright.sync_api import sync_playwright
 
     notebook = tmp_path / "preview.ipynb"
-    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": APP}
+    cell = {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": _app_source()}
     notebook.write_text(json.dumps({"cells": [cell], "metadata": {"kernelspec": {"name": "python3",
                         "display_name": "Python 3", "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}))
     port = _free_port()

@@ -74,3 +74,15 @@ def test_readings_flag_a_mismatch():
     reading = judge_readings(Oracle(), images, ["blue cube"])[0]
     assert reading.labels == ("red cube",) and not reading.match
     assert class_names().index("red cube") == 1
+
+
+def test_preview_accepts_a_loaded_course_format_judge(tmp_path):
+    from lab5_utils.evaluator import build_evaluator, load_evaluator, save_evaluator
+
+    path = save_evaluator(build_evaluator(), tmp_path / "judge.pth")
+    preview = Preview(ColourCode(), z_dim=4, judge=load_evaluator(path))
+    preview.toggles["red cube"].value = True
+    preview.samples.value = 2
+    preview.button.click()
+    assert len(preview.last_readings) == 2 and all(len(r.labels) == 1 for r in preview.last_readings)
+    assert "judge matches" in preview.message.value
