@@ -105,7 +105,7 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
         "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
         "budget": {"minutes": minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
-        "out_dir": str(out_dir),
+        "out_dir": str(out_dir.resolve()),
         "judge": str(judge_path), "judge_sha256": file_digest(judge_path),
         "judge_holdout_accuracy": meta.get("holdout_accuracy"), "judge_tiny": bool(meta.get("tiny", False)),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "results": results,
@@ -115,6 +115,13 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     tmp.write_text(text)
     os.replace(tmp, metrics_file)
     return json.loads(text)  # the same plain types as a later call that reads the file back
+
+
+def chance_accuracy(conditions: list[list[str]], num_classes: int = 24) -> float:
+    """The course score of a judge that ranks the 24 classes at random: each true label of a k-object
+    condition lands in the top k with probability k / 24, so the expectation is sum(k^2 / 24) / sum(k)."""
+    ks = [len(c) for c in conditions]
+    return sum(k * k / num_classes for k in ks) / sum(ks)
 
 
 def headline(summary: Mapping[str, Any], which: str = "G_ema") -> dict[str, float]:

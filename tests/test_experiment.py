@@ -63,3 +63,16 @@ def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_p
     printed = capsys.readouterr().out
     assert "EMA generator" in printed and "TINY test judge" in printed
     assert "test" in printed and "new_test" in printed and "frechet_judge_distance" in printed
+
+
+def test_chance_accuracy_matches_a_random_judge():
+    import torch
+
+    from lab5_utils.evaluator import compute_acc
+    from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
+
+    conditions = load_conditions(resolve_conditions("test"))
+    y = encode_batch(conditions).repeat(400, 1)
+    random_scores = torch.rand(y.shape, generator=torch.Generator().manual_seed(0))
+    assert abs(compute_acc(random_scores, y) - experiment.chance_accuracy(conditions)) < 0.01
+    assert experiment.chance_accuracy([["red cube"]]) == 1 / 24
