@@ -3,8 +3,9 @@ downloaded browser) picks two labels, clicks Generate and sees the images appear
 
 Skipped outside CI when chromium, voila or playwright is missing; in CI (``CI`` set) a missing piece fails.
 ``LAB5_UPDATE_FIGURES=1`` also copies the screenshot to ``image/widget_preview.png``; with
-``LAB5_PREVIEW_CKPT=runs/<preset>/last.pt`` the page shows that trained generator and our judge's readings
-instead of the stand-in generator (how the committed screenshot was made).
+``LAB5_PREVIEW_CKPT=runs/<preset>/last.pt`` (and ``LAB5_PREVIEW_JUDGE=<judge .pth>``) the page shows that
+trained generator and the judge's readings instead of the stand-in generator (how the committed screenshot
+was made).
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def _app_source() -> list[str]:
     return [
         "from lab5_utils.checkpoint import load_generator\n",
         "from lab5_utils.evaluator import load_evaluator\n",
-        "from lab5_utils.judge import ensure_judge\n",
         "from lab5_utils.widgets import Preview\n",
-        f"G = load_generator({str(Path(checkpoint).resolve())!r}, ema=True)\n",
-        "Preview(G, G.z_dim, judge=load_evaluator(ensure_judge(progress=False)))\n",
+        f"G = load_generator({str(Path(checkpoint).resolve())!r}, ema=False)\n",
+        f"judge_path = {os.environ.get('LAB5_PREVIEW_JUDGE')!r}\n",
+        "Preview(G, G.z_dim, judge=load_evaluator(judge_path) if judge_path else None)\n",
     ]
 
 
