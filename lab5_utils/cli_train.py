@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from lab5_utils.config import PRESETS, get_config, parse_overrides
 
 
@@ -65,6 +63,7 @@ def main_generate(argv: list[str]) -> int:
     from lab5_utils.checkpoint import load_generator
     from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
     from lab5_utils.metrics import generate
+    from lab5_utils.trainer import default_device
     from lab5_utils.viz import save_grid
 
     p = argparse.ArgumentParser(prog="python -m lab5_utils generate", description=main_generate.__doc__)
@@ -75,7 +74,7 @@ def main_generate(argv: list[str]) -> int:
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA copy")
     p.add_argument("--device", help="cuda / cpu (default: cuda if available)")
     args = p.parse_args(argv)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = args.device or default_device()
     path = resolve_conditions(args.conditions)
     y = encode_batch(load_conditions(path), where=str(path))
     G = load_generator(args.ckpt, ema=not args.raw, device=device)

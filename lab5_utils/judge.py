@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from lab5_utils.dataset import to_signed
 from lab5_utils.evaluator import Evaluator, build_evaluator, judge_logits, save_evaluator
 from lab5_utils.paths import sha256_file
 
@@ -87,10 +88,6 @@ def augment(x: torch.Tensor, max_shift: int, hflip: bool, generator: torch.Gener
     return x.contiguous()
 
 
-def _signed(images: torch.Tensor) -> torch.Tensor:
-    return images.float().div(127.5).sub(1.0)
-
-
 def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], config: JudgeConfig = JudgeConfig(),
               device: str | torch.device = "cpu", progress: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a judge on in-memory data. ``images: (N,3,64,64) uint8``, ``labels: (N,24) float`` multi-hot,
@@ -128,7 +125,7 @@ def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], con
         start = time.perf_counter()
         for step in range(steps):
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = augment(_signed(images[batch]), config.max_shift, config.hflip, generator)
+            x = augment(to_signed(images[batch]), config.max_shift, config.hflip, generator)
             x = x.to(device).contiguous(memory_format=memory_format)
             loss = F.binary_cross_entropy_with_logits(judge_logits(model, x), labels[batch].to(device))
             optimizer.zero_grad(set_to_none=True)
@@ -144,7 +141,7 @@ def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], con
         acc = None
         if len(hold_idx):
             evaluator = Evaluator(model, device=device)
-            acc = evaluator.accuracy(_signed(images[hold_idx]), labels[hold_idx])
+            acc = evaluator.accuracy(to_signed(images[hold_idx]), labels[hold_idx])
         history.append({"epoch": epoch, "train_loss": total_loss / steps, "holdout_accuracy": acc})
         if progress:
             shown = "n/a (no held-out scenes)" if acc is None else f"{acc:.4f}"
@@ -211,7 +208,9 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
         config = JudgeConfig.tiny_config() if fast_mode() else JudgeConfig()
     path = judge_cache_path(data_root, config)
     if not path.is_file():
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from lab5_utils.trainer import default_device
+
+        device = device or default_device()
         if progress:
             print(f"training the judge on {data_root} (first use; cached at {path})", file=sys.stderr)
         train_judge(data_root, path, config, device=device, progress=progress)
