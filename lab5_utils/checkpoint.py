@@ -2,8 +2,8 @@
 
 Keys: ``format``, ``kind`` ("last" / "best" / "diagnostic"), ``preset``, ``config`` (``dataclasses.asdict``),
 ``G``, ``D``, ``G_ema`` (state dicts), ``opt_g``, ``opt_d``, ``step``, ``epoch``, ``batches`` (data order
-state), ``rng`` (torch generator states as uint8 tensors; no numpy/python RNG is used by training), ``best``
-and ``train_time_s``.
+state), ``rng`` (torch generator states as uint8 tensors; no numpy/python RNG is used by training), ``best``,
+``train_time_s`` and ``stats_window`` (the open ``stats.jsonl`` averaging window).
 """
 
 from __future__ import annotations

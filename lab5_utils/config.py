@@ -47,6 +47,7 @@ class TrainConfig:
     beta2: float = 0.999
     n_critic: int = 1
     gp_lambda: float = 0.0  # weight of the gradient penalty added to the D loss (0 = off)
+    gp_every: int = 1  # lazy GP: penalise every k-th critic update only, weighted k*gp_lambda (1 = the paper)
     aux_weight: float = 1.0  # weight of the ACGAN auxiliary BCE (used when d_cond has "acgan")
     aux_fake_in_d: bool = False  # also train D's classifier on fakes (original ACGAN); G always uses it on fakes
     ema_decay: float = 0.999  # EMA of G's weights (0 = EMA copy just follows G)
@@ -62,8 +63,8 @@ class TrainConfig:
             raise ValueError(f"loss={self.loss!r}: expected one of {LOSS_NAMES}")
         parse_cond(self.g_cond, G_COND_PARTS, "g_cond")
         parse_cond(self.d_cond, D_COND_PARTS, "d_cond")
-        for key in ("z_dim", "g_channels", "d_channels", "embed_dim", "batch_size", "n_critic", "log_every",
-                    "ckpt_every"):
+        for key in ("z_dim", "g_channels", "d_channels", "embed_dim", "batch_size", "n_critic", "gp_every",
+                    "log_every", "ckpt_every"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ValueError(f"{key}={getattr(self, key)!r}: expected a positive integer")
         for key in ("lr_g", "lr_d"):

@@ -13,6 +13,8 @@ DEFAULT_SEED = 0
 JUDGE_SCENES = 12000
 JUDGE_SEED = 1
 FAST_SCENES = 40
+# Bumped whenever the renderer's output changes, so a cached render of an older renderer is never reused.
+RENDERER_VERSION = 3
 
 
 def cache_dir() -> Path:
@@ -40,7 +42,7 @@ def ensure_judge_data(progress: bool = True) -> Path:
     """The judge's own synthetic set (``JUDGE_SCENES`` scenes of seed ``JUDGE_SEED``; ``FAST_SCENES`` in fast
     mode), rendered once into the cache."""
     scenes = FAST_SCENES if fast_mode() else JUDGE_SCENES
-    root = cache_dir() / f"judge_iclevr_seed{JUDGE_SEED}_scenes{scenes}"
+    root = cache_dir() / f"judge_iclevr_r{RENDERER_VERSION}_seed{JUDGE_SEED}_scenes{scenes}"
     if not (root / "train.json").is_file():
         from lab5_utils.render import render_dataset
 
@@ -52,7 +54,7 @@ def default_data_root(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED) ->
     """``$LAB5_DATA`` if set (e.g. the real i-CLEVR folder), else the synthetic set's folder in the cache."""
     if os.environ.get("LAB5_DATA"):
         return Path(os.environ["LAB5_DATA"]).expanduser()
-    return cache_dir() / f"synthetic_iclevr_seed{seed}_scenes{scenes}"
+    return cache_dir() / f"synthetic_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}"
 
 
 def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:

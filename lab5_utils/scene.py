@@ -35,19 +35,24 @@ MATERIALS = ("rubber", "metal")
 class SceneConfig:
     """Renderer settings. Output images are ``width x height``; rays are cast at ``supersample`` times that.
 
-    Sizes: CLEVR's r=0.7 / 0.35 are scaled up to large r=0.8 and small r=0.6 (CLEVR's camera is kept), so that in
-    a 64x64 image (after the 4:3 -> 1:1 squash) a small object is still about 6-10 pixels across and a large one
-    8-14, depending on its distance, and every shape stays recognisable.
+    Legibility at 64x64 (renderer v3): CLEVR's r=0.7 / 0.35 are scaled up to large r=0.95 and small r=0.75 (CLEVR's
+    camera is kept); every labelled object must keep 45 of the 4096 pixels of the final 64x64 image visible
+    (CLEVR asks 200 of 320x240, i.e. about 11 px at 64x64) and at least 70% of its own on-screen area (CLEVR has
+    no such rule). Measured: the v1 judge (r=0.8 / 0.6, 11 px) missed 4-35% of the objects under 60 px and under
+    0.5% above 100 px, almost all cube<->cylinder (the cube's half-side is r/sqrt(2), as in CLEVR); the v2 judge
+    (these sizes, 45 px) reached 0.987 held-out, and half of its misses were objects less than 70% visible (3.5%
+    of all objects), i.e. a cube or cylinder whose distinguishing top or edges were hidden.
     """
 
     width: int = 128
     height: int = 96
     supersample: int = 2
     fov_deg: float = 49.13  # 35 mm lens on a 32 mm sensor
-    sizes: tuple[tuple[str, float], ...] = (("large", 0.8), ("small", 0.6))
+    sizes: tuple[tuple[str, float], ...] = (("large", 0.95), ("small", 0.75))
     extent: float = 3.0  # x, y uniform in [-extent, extent]
     min_gap: float = 0.25  # centre distance minus both radii
-    min_pixel_fraction: float = 200.0 / (320 * 240)  # CLEVR: 200 px at 320x240
+    min_pixel_fraction: float = 45.0 / (64 * 64)  # of the image area; CLEVR: 200 / (320 * 240)
+    min_visible_fraction: float = 0.7  # of each object's own on-screen area (occlusion by others)
     camera_jitter: float = 0.3
     light_jitter: float = 0.5
     object_tries: int = 60
@@ -58,6 +63,8 @@ class SceneConfig:
             raise ValueError(f"width and height must be at least 8 pixels, got {self.width}x{self.height}")
         if self.supersample < 1:
             raise ValueError(f"supersample must be >= 1, got {self.supersample}")
+        if not 0.0 <= self.min_visible_fraction <= 1.0:
+            raise ValueError(f"min_visible_fraction must be in [0, 1], got {self.min_visible_fraction}")
 
     @property
     def min_pixels(self) -> float:
@@ -152,7 +159,8 @@ def _sample_object(rng: np.random.Generator, cfg: SceneConfig, color: str, shape
 
 
 def place_scene(labels: list[str], rng: np.random.Generator, cfg: SceneConfig) -> Scene:
-    """Sample camera, lights and one object per label (in order) satisfying gap and visibility constraints.
+    """Sample camera, lights and one object per label (in order) satisfying gap and visibility constraints (in every
+    frame, each object keeps ``min_pixels`` and ``min_visible_fraction`` of its on-screen area visible).
 
     Raises ``RuntimeError`` if no valid placement is found within ``scene_tries * object_tries`` attempts.
     """
@@ -165,6 +173,7 @@ def place_scene(labels: list[str], rng: np.random.Generator, cfg: SceneConfig) -
         objects: list[Obj] = []
         hits: list[Hit] = []
         counts: list[int] = []
+        needs: list[float] = []  # per object: max(minimum pixels, minimum fraction of its on-screen area)
         nearest = np.full(rays[0].shape, INF, dtype=F32)
         for color, shape in parsed:
             for _ in range(cfg.object_tries):
@@ -175,11 +184,12 @@ def place_scene(labels: list[str], rng: np.random.Generator, cfg: SceneConfig) -
                 if hit is None:
                     continue
                 new_counts = _counts_with(hits, counts, nearest, hit)
-                if min(new_counts) < need:
+                new_needs = [*needs, max(need, cfg.min_visible_fraction * np.count_nonzero(hit.t < INF))]
+                if any(c < n for c, n in zip(new_counts, new_needs, strict=True)):
                     continue
                 objects.append(obj)
                 hits.append(hit)
-                counts = new_counts
+                counts, needs = new_counts, new_needs
                 np.minimum(nearest, hit.t, out=nearest)
                 break
             else:

@@ -41,6 +41,17 @@ def as_arrays(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
+def random_dataset(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noise data for tests and throughput benchmarks (speed does not depend on the pixels): ``(uint8 images
+    (n, 3, 64, 64), multi-hot labels (n, 24) with 1, 2, 3, 1, ... objects)``, from a seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 64, 64), generator=g, dtype=torch.uint8)
+    labels = torch.zeros(n, NUM_CLASSES)
+    for i in range(n):
+        labels[i, torch.randperm(NUM_CLASSES, generator=g)[: 1 + i % 3]] = 1.0
+    return images, labels
+
+
 class BatchStream:
     """Endless seeded mini-batches from uint8 arrays held in memory (on ``device``), drop-last per epoch.
 
@@ -95,25 +106,34 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 class StatsLog:
-    """Averages per-step values over a window and appends one JSON object per line to ``path``."""
+    """Averages per-step values over a window (each key over the steps that reported it: a lazy GP is not in
+    every step) and appends one JSON object per line to ``path``."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sums: dict[str, float] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, values: Mapping[str, float]) -> None:
         for key, value in values.items():
             self.sums[key] = self.sums.get(key, 0.0) + value
-        self.count += 1
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def means(self) -> dict[str, float]:
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+        return {k: v / self.counts[k] for k, v in self.sums.items()}
+
+    def state_dict(self) -> dict[str, dict[str, Any]]:
+        """The open window (saved in checkpoints, so the first row after a resume averages a whole window)."""
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+
+    def load_state_dict(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        self.sums = {k: float(v) for k, v in state.get("sums", {}).items()}
+        self.counts = {k: int(v) for k, v in state.get("counts", {}).items()}
 
     def flush(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         row = {**extra, **self.means()}
         self.write(row)
-        self.sums, self.count = {}, 0
+        self.sums, self.counts = {}, {}
         return row
 
     def write(self, row: Mapping[str, Any]) -> None:

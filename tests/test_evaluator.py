@@ -178,6 +178,19 @@ def test_split_is_by_scene_and_seeded():
     assert not {scenes[i] for i in train} & {scenes[i] for i in held}
     assert np.array_equal(held, J.split_by_scene(scenes, 0.1, seed=3)[1])
     assert not np.array_equal(held, J.split_by_scene(scenes, 0.1, seed=4)[1])
+    train, held = J.split_by_scene(scenes, 0.999, seed=3)  # never all scenes: training keeps one
+    assert len({scenes[i] for i in train}) == 1 and len(held) == len(scenes) - 3
+
+
+def test_judge_training_names_train_json_for_a_name_without_a_scene(tmp_path):
+    root = write_toy_folder(tmp_path / "data", scenes=2)
+    listing = json.loads((root / "train.json").read_text())
+    first = next(iter(listing))
+    (root / "images" / first).rename(root / "images" / "odd.png")
+    listing = {("odd.png" if k == first else k): v for k, v in listing.items()}
+    (root / "train.json").write_text(json.dumps(listing))
+    with pytest.raises(ValueError, match=r"train\.json: 'odd\.png'.*splits by scene"):
+        J.train_judge(root, tmp_path / "j.pth", J.JudgeConfig.tiny_config(), progress=False)
 
 
 def test_augment_keeps_colours_and_shape():
@@ -243,6 +256,16 @@ def test_cli_train_eval_and_ensure_judge(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LAB5_JUDGE", str(tmp_path / "nope.pth"))
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         J.ensure_judge(root)
+
+
+def test_judge_cache_follows_the_images_not_only_the_listing(tmp_path):
+    root = write_toy_folder(tmp_path / "data", scenes=4)
+    config = J.JudgeConfig.tiny_config()
+    before = J.judge_cache_path(root, config)
+    assert J.judge_cache_path(root, config) == before
+    image = sorted((root / "images").iterdir())[0]
+    Image.new("RGB", (320, 240), (200, 30, 30)).save(image)  # same listing, a re-rendered image
+    assert J.judge_cache_path(root, config) != before
 
 
 def test_python_dash_m_dispatch(tmp_path):

@@ -16,7 +16,7 @@ def tiny_root(tmp_path_factory):
     return render_dataset(tmp_path_factory.mktemp("data") / "s", scenes=8, seed=5, workers=1, progress=False)
 
 
-def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatch):
+def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LAB5_FAST", "1")  # tiny judge
     out = tmp_path / "run"
     first = experiment.run_preset("tiny_wgan_gp", out, steps=2, data_root=tiny_root, device="cpu", seeds=2,
@@ -38,6 +38,25 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
     assert experiment.plot_accuracy_curves({"tiny": more}).axes
     assert experiment.plot_losses(out).axes and experiment.plot_per_class(more).axes
+    check_notebook_helpers(more, out, tmp_path / "figures", capsys)
+
+
+def check_notebook_helpers(summary, run_dir, figures, capsys):
+    from lab5_utils import notebook
+    from lab5_utils.checkpoint import load_generator
+
+    figures.mkdir()
+    capsys.readouterr()
+    assert notebook.plot_run(summary, run_dir).axes
+    assert notebook.run_line(summary) in capsys.readouterr().out
+    assert notebook.run_line({**summary, "judge_holdout_accuracy": None}).endswith("(held-out accuracy n/a)")
+    grids = notebook.show_grids(load_generator(run_dir / "last.pt"), figures, prefix="tiny")
+    assert len(grids) == 2 and sorted(p.name for p in figures.iterdir()) == ["tiny_new_test_grid.png",
+                                                                             "tiny_test_grid.png"]
+    assert notebook.show_metrics(summary, figures / "per_class.png").axes
+    printed = capsys.readouterr().out
+    assert "chance level on test.json" in printed and "raw generator" in printed
+    assert (figures / "per_class.png").is_file()
 
 
 def test_run_preset_refuses_another_presets_run(tiny_root, tmp_path, monkeypatch):

@@ -59,6 +59,10 @@ def test_load_conditions_names_file_and_index(tmp_path):
     broken.write_text("[[")
     with pytest.raises(ValueError, match="broken.json: not valid JSON"):
         L.load_conditions(broken)
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes('[["red cube"]] \u00e9'.encode("latin-1"))
+    with pytest.raises(ValueError, match="latin1.json: not UTF-8"):
+        L.load_conditions(latin)
     with pytest.raises(FileNotFoundError, match="nope.json"):
         L.load_conditions(tmp_path / "nope.json")
     (tmp_path / "empty.json").write_text("[]")

@@ -13,7 +13,7 @@ from PIL import Image
 from lab5_utils import render
 from lab5_utils.labels import package_file, read_json
 from lab5_utils.raycast import F32, INF, Obj, intersect, occludes
-from lab5_utils.scene import COLOR_RGB, SceneConfig, place_scene
+from lab5_utils.scene import COLOR_RGB, SceneConfig, place_scene, visible_counts
 from lab5_utils.shade import render_scene
 
 SCENES = 4
@@ -185,6 +185,17 @@ def test_full_frame_matches_scene_record() -> None:
     assert image0.shape == (48, 64, 3) and len(counts0) == 1 and len(counts1) == 2
     assert counts1[0] <= counts0[0] and min(counts1) >= cfg.min_pixels
     assert not np.array_equal(image0, image1)
+
+
+def test_every_object_keeps_the_minimum_visible_fraction_of_its_area() -> None:
+    cfg = SceneConfig(width=64, height=48)
+    for k, labels in enumerate(render.label_sequences(12, 3)):
+        scene = place_scene(labels, np.random.default_rng([4, k]), cfg)
+        visible = visible_counts(scene.hits)
+        for hit, seen in zip(scene.hits, visible, strict=True):
+            assert seen >= cfg.min_visible_fraction * np.count_nonzero(np.isfinite(hit.t)) > 0
+    with pytest.raises(ValueError, match="min_visible_fraction"):
+        SceneConfig(min_visible_fraction=1.5)
 
 
 def test_shadow_boxes_hold_every_shadowed_ground_pixel() -> None:

@@ -12,17 +12,12 @@ from PIL import Image
 
 from lab5_utils.checkpoint import load_generator
 from lab5_utils.config import PRESETS
-from lab5_utils.train_utils import read_stats
+from lab5_utils.train_utils import random_dataset, read_stats
 from lab5_utils.trainer import NonFiniteLossError, Trainer, fit
 
 
 def _data(n: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 3, 64, 64), generator=g, dtype=torch.uint8)
-    labels = torch.zeros(n, 24)
-    for i in range(n):
-        labels[i, torch.randperm(24, generator=g)[: 1 + i % 3]] = 1.0
-    return images, labels
+    return random_dataset(n, seed)
 
 
 def _state(trainer: Trainer) -> dict[str, torch.Tensor]:
@@ -46,9 +41,10 @@ def test_one_step_gives_finite_losses_and_changes_weights(preset: str, tmp_path:
         assert "gp" in values and "d_aux" in values and "g_aux" in values
 
 
-@pytest.mark.parametrize("preset", ["tiny_wgan_gp", "tiny_sagan", "tiny_dcgan"])
+@pytest.mark.parametrize("preset", ["tiny_wgan_gp", "tiny_sagan", "tiny_dcgan", "tiny_wgan_gp lazy"])
 def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
-    cfg = PRESETS[preset]
+    name, _, lazy = preset.partition(" ")
+    cfg = dataclasses.replace(PRESETS[name], gp_every=3) if lazy else PRESETS[name]
     data = _data()  # 10 images, batch 4: epochs roll over inside the run
     whole = fit(cfg, data, tmp_path / "whole", steps=6, device="cpu", progress=False)
     fit(cfg, data, tmp_path / "split", steps=3, device="cpu", progress=False)
@@ -59,6 +55,41 @@ def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
     rows = read_stats(tmp_path / "split")
     assert [r["step"] for r in rows] == list(range(1, 7))  # log_every=1 in tiny presets, no duplicates
+
+
+def test_resume_inside_a_stats_window_logs_the_whole_window(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], log_every=4)
+    data = _data()
+    fit(cfg, data, tmp_path / "whole", steps=8, device="cpu", progress=False)
+    fit(cfg, data, tmp_path / "split", steps=6, device="cpu", progress=False)  # stops inside the 2nd window
+    fit(cfg, data, tmp_path / "split", steps=8, resume=True, device="cpu", progress=False)
+    whole, split = read_stats(tmp_path / "whole"), read_stats(tmp_path / "split")
+    assert [r["step"] for r in split] == [r["step"] for r in whole] == [4, 8]
+    losses = ("d_loss", "g_loss", "gp", "d_aux", "g_aux")
+    assert [[r[k] for k in losses] for r in split] == [[r[k] for k in losses] for r in whole]
+
+
+def test_lazy_gp_penalises_every_kth_critic_update_with_k_times_the_weight(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab5_utils.trainer as T
+
+    cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], n_critic=2, gp_every=3)
+    calls: list[float] = []
+
+    def counted(score: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        calls.append(1.0)
+        return torch.ones((), requires_grad=True) * 0.5  # a fixed penalty: the D loss shows its weight
+
+    monkeypatch.setattr(T, "penalty_at", counted)
+    trainer = Trainer(cfg, _data(), tmp_path, device="cpu", progress=False)
+    rows = [trainer.train_step() for _ in range(3)]  # critic updates 0..5: penalised at 0 and 3
+    assert len(calls) == 2
+    assert ["gp" in r for r in rows] == [True, True, False]  # update 0 in step 1, update 3 in step 2
+    assert rows[0]["gp"] == 0.5
+    penalised = rows[1]["d_loss"] - rows[1]["d_adv"] - cfg.aux_weight * rows[1]["d_aux"]
+    assert penalised == pytest.approx(cfg.gp_lambda * 3 * 0.5, rel=1e-5)  # update 3 is step 2's last
+    with pytest.raises(ValueError, match="gp_every"):
+        dataclasses.replace(cfg, gp_every=0)
 
 
 def test_checkpoint_is_one_weights_only_dict_and_load_generator_rebuilds_g(tmp_path: Path) -> None:

@@ -1,0 +1,79 @@
+"""What the GAN notebooks (02-04) share, so that each keeps only its question, parameters, plots and discussion:
+the run budget from the parameters cell, a run's summary line with its loss curves, the grids of both condition
+files, and the metrics tables with chance level and per-class accuracy.
+
+The functions print and build figures; the notebook ends its cell with ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from torch import nn
+
+from lab5_utils.experiment import CONDITION_FILES, chance_accuracy, plot_losses, plot_per_class
+
+
+def notebook_budget(fast: bool, minutes: float | None, epochs: int | None, steps: int | None, seeds: int,
+                    data_root: str | Path | None, scenes: int) -> dict[str, Any]:
+    """Keyword arguments of :func:`lab5_utils.experiment.run_preset` for a notebook's parameters cell.
+
+    ``data_root`` (a real i-CLEVR folder) or else the synthetic default of ``scenes`` scenes, rendered on first
+    use; fast mode evaluates every 2 steps and skips the Fréchet distance, a real run every 100 steps with
+    2,048 samples per side."""
+    from lab5_utils.paths import ensure_default_data
+
+    root = Path(data_root).expanduser() if data_root else ensure_default_data(scenes)
+    return {"minutes": minutes, "epochs": epochs, "steps": steps, "data_root": root, "seeds": seeds,
+            "eval_every": 2 if fast else 100, "frechet_samples": 0 if fast else 2048}
+
+
+def run_line(summary: Mapping[str, Any]) -> str:
+    """One line naming a run's scale, hardware and judge, e.g. ``"wgan_gp: 139 generator steps (2 epochs), ..."``."""
+    held_out = summary.get("judge_holdout_accuracy")
+    shown = "n/a" if held_out is None else f"{held_out:.4f}"
+    return (f"{summary['preset']}: {summary['step']} generator steps ({summary['epoch']} epochs), "
+            f"{summary['train_time_s'] / 60:.1f} min of training on {summary['hardware']}; "
+            f"judge {summary['judge_sha256']} (held-out accuracy {shown})")
+
+
+def plot_run(summary: Mapping[str, Any], run_dir: str | Path) -> Figure:
+    """Print :func:`run_line` and return the figure of the run's loss curves (from its ``stats.jsonl``)."""
+    print(run_line(summary))
+    return plot_losses(run_dir)
+
+
+def show_grids(G: nn.Module, figures: str | Path, prefix: str, seed: int = 0) -> list[Figure]:
+    """The 32 images of ``test.json`` and of ``new_test.json`` from noise seed ``seed``, 8 per row: saved as
+    ``figures/<prefix>_<file>_grid.png`` and returned as figures (``G`` as given, e.g. the EMA generator)."""
+    from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
+    from lab5_utils.metrics import generate
+    from lab5_utils.viz import save_grid, show_grid
+
+    out = []
+    for name in CONDITION_FILES:
+        y = encode_batch(load_conditions(resolve_conditions(name)), where=name)
+        images = generate(G, y, seed=seed)
+        save_grid(images, Path(figures) / f"{prefix}_{name}_grid.png")
+        out.append(show_grid(images, title=f"{name}.json: noise seed {seed}", figsize=(9, 5)))
+    return out
+
+
+def show_metrics(summary: Mapping[str, Any], per_class_png: str | Path) -> Figure:
+    """Print chance level and the metrics tables of both generators (EMA, raw); return the per-class accuracy
+    figure of the EMA generator, also saved to ``per_class_png``."""
+    from lab5_utils.labels import load_conditions, resolve_conditions
+    from lab5_utils.metrics import format_metrics_table
+
+    for name in CONDITION_FILES:
+        chance = chance_accuracy(load_conditions(resolve_conditions(name)))
+        print(f"chance level on {name}.json (a judge ranking the 24 classes at random): {chance:.3f}")
+    for which, title in (("G_ema", "EMA of the generator"), ("G", "raw generator")):
+        print(f"--- {which} ({title}) ---")
+        print(format_metrics_table(summary["results"][which]))
+    fig = plot_per_class(summary)
+    fig.savefig(per_class_png, dpi=100)
+    return fig
