@@ -9,22 +9,18 @@ the same config (model family, sizes, conditioning, batch size, ``n_critic``, Ad
 uint8 data (throughput does not depend on the pixels). After one warm-up step each, the sides are timed in
 rotating order for ``--rounds`` rounds of ``--steps`` generator steps; the medians are compared.
 
-A third side, ``ours lazy-GP k`` (``--lazy-gp K``, default 4; 0 leaves it out), is our step with ``gp_every=K``:
-the penalty on every K-th critic update only, weighted K * lambda. That is another algorithm (StyleGAN2's lazy
-regularisation applied to WGAN-GP), so its ratio is printed separately and it is not a preset default.
-
-The reference (a student report that reached 0.83 with WGAN-GP, written in the heykeetae/Self-Attention-GAN
-style) does, per critic iteration: new z, ``fake = G(z, y)`` *with* graph, the Wasserstein loss (+ the ACGAN term
-when the preset has one) on ``D(real)`` and ``D(fake.detach())``, backward, optimiser step; then a separate
-gradient-penalty pass (interpolate, ``D`` forward, ``autograd.grad(create_graph=True)``, ``(lambda * gp)
-.backward()``) and a SECOND optimiser step. Its generator step samples new z and runs G again; as in that code,
-D is not frozen there (its parameter gradients are computed and then discarded by the next ``zero_grad``).
+A third side, ``ours lazy-GP k`` (``--lazy-gp K``, default 4; K <= 1 leaves it out), is our step with
+``gp_every=K``: the penalty on every K-th critic update only, weighted K * lambda. Its rounds are
+``K / gcd(n_critic, K)`` times longer, so that every round holds the same share of penalised updates. That is
+another algorithm (StyleGAN2's lazy regularisation applied to WGAN-GP), so its ratio is printed separately and
+it is not a preset default.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import statistics
 import tempfile
 import time
@@ -120,7 +116,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1024, help="size of the random training set")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps per side first")
     parser.add_argument("--device", default="cpu", help="cpu (the reported comparison) or cuda")
-    parser.add_argument("--lazy-gp", type=int, default=4, help="also time ours with gp_every=K (0: skip)")
+    parser.add_argument("--lazy-gp", type=int, default=4, help="also time ours with gp_every=K (K <= 1: skip)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -135,21 +131,23 @@ def main() -> None:
         ours = Trainer(cfg, (images, labels), tmp, device=device, progress=False)
         ref = ReferenceStep(cfg, images, labels, device)
         sides: dict[str, Callable[[], object]] = {"ours": ours.train_step, "reference": ref.train_step}
+        steps = {"ours": args.steps, "reference": args.steps}
         if args.lazy_gp > 1:
             lazy_cfg = dataclasses.replace(cfg, gp_every=args.lazy_gp)
             lazy = Trainer(lazy_cfg, (images, labels), f"{tmp}/lazy", device=device, progress=False)
             sides[f"ours lazy-GP {args.lazy_gp}"] = lazy.train_step
+            steps[f"ours lazy-GP {args.lazy_gp}"] = args.steps * args.lazy_gp // math.gcd(cfg.n_critic, args.lazy_gp)
         for step in sides.values():  # warm-up (allocator, oneDNN primitive caches, cuDNN plans)
             seconds(step, args.warmup, device)
         rates: dict[str, list[float]] = {name: [] for name in sides}
         for r in range(args.rounds):
             order = list(sides)[r % len(sides):] + list(sides)[:r % len(sides)]  # rotate who goes first
             for name in order:
-                rates[name].append(args.steps * per_step / seconds(sides[name], args.steps, device))
+                rates[name].append(steps[name] * per_step / seconds(sides[name], steps[name], device))
     print(f"preset {cfg.name}: arch={cfg.arch} g_channels={cfg.g_channels} d_channels={cfg.d_channels} "
           f"batch={cfg.batch_size} n_critic={cfg.n_critic} d_cond={cfg.d_cond}; G {n_params(ref.G):,} / D "
           f"{n_params(ref.D):,} params; torch {torch.__version__}, {device_name(device)}")
-    print(f"{args.rounds} rounds x {args.steps} step(s) x {per_step} real images, rotating order, median:")
+    print(f"{args.rounds} rounds x {steps} step(s) x {per_step} real images, rotating order, median:")
     median = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():
         spread = ", ".join(f"{v:.1f}" for v in values)

@@ -62,8 +62,10 @@ def check_compatible(ckpt: dict[str, Any], cfg: TrainConfig, path: str | Path) -
     Raises ``ValueError`` naming both presets (and the differing fields) when the preset name or any
     :data:`MODEL_FIELDS` value differs.
     """
-    saved = ckpt.get("config", {})
     ours = dataclasses.asdict(cfg)
+    # a field added after the checkpoint was written takes its default (as config_from_dict does)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**defaults, **ckpt.get("config", {})}
     model_diff = [f"{k}: {saved.get(k)!r} vs {ours[k]!r}" for k in MODEL_FIELDS if saved.get(k) != ours[k]]
     if saved.get("name") != cfg.name or model_diff:
         detail = f" (differs in {'; '.join(model_diff)})" if model_diff else ""

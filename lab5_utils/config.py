@@ -47,7 +47,9 @@ class TrainConfig:
     beta2: float = 0.999
     n_critic: int = 1
     gp_lambda: float = 0.0  # weight of the gradient penalty added to the D loss (0 = off)
-    gp_every: int = 1  # lazy GP: penalise every k-th critic update only, weighted k*gp_lambda (1 = the paper)
+    # lazy GP: penalise every k-th critic update only, weighted k*gp_lambda (1 = the paper). The logged d_loss is
+    # the step's last critic update, so with k > 1 it holds the penalty only when that update is penalised.
+    gp_every: int = 1
     aux_weight: float = 1.0  # weight of the ACGAN auxiliary BCE (used when d_cond has "acgan")
     aux_fake_in_d: bool = False  # also train D's classifier on fakes (original ACGAN); G always uses it on fakes
     ema_decay: float = 0.999  # EMA of G's weights (0 = EMA copy just follows G)

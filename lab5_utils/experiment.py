@@ -172,8 +172,9 @@ def plot_losses(run_dir: str | Path, keys: tuple[str, ...] = ("d_loss", "g_loss"
     rows = [r for r in read_stats(Path(run_dir) / "stats.jsonl") if "d_loss" in r]
     fig, ax = plt.subplots(figsize=figsize)
     for key in keys + ("gp", "d_aux", "g_aux"):
-        if rows and key in rows[0]:
-            ax.plot([r["step"] for r in rows], [r[key] for r in rows], label=key)
+        points = [(r["step"], r[key]) for r in rows if key in r]  # a lazy GP is not in every row
+        if points:
+            ax.plot(*zip(*points, strict=True), label=key)
     ax.set_xlabel("generator step")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -132,6 +132,35 @@ def test_checkpoint_of_another_preset_is_refused(tmp_path: Path) -> None:
         Trainer(PRESETS["tiny_sagan"], _data(), tmp_path, resume=True, device="cpu", progress=False)
 
 
+def test_checkpoint_from_before_newer_fields_resumes_without_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from lab5_utils.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = PRESETS["tiny_wgan_gp"]
+    fit(cfg, _data(), tmp_path, steps=1, device="cpu", progress=False)
+    old = load_checkpoint(tmp_path / "last.pt")
+    del old["config"]["gp_every"], old["stats_window"]  # as written before these existed
+    save_checkpoint(old, tmp_path / "last.pt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "changed settings" warning would fail here
+        trainer = Trainer(cfg, _data(), tmp_path, resume=True, device="cpu", progress=False)
+    assert trainer.step == 1
+
+
+def test_loss_plot_skips_rows_without_a_lazy_penalty(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lab5_utils.experiment import plot_losses
+
+    cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], n_critic=1, gp_every=2)  # gp in every 2nd row only
+    fit(cfg, _data(), tmp_path, steps=4, device="cpu", progress=False)
+    assert ["gp" in r for r in read_stats(tmp_path) if "d_loss" in r] == [True, False, True, False]
+    lines = {line.get_label(): len(line.get_xdata()) for line in plot_losses(tmp_path).axes[0].lines}
+    assert lines["gp"] == 2 and lines["d_loss"] == 4
+
+
 def test_eval_fn_drives_best_checkpoint_and_stats(tmp_path: Path) -> None:
     calls: list[bool] = []
 
