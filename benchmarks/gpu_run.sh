@@ -70,12 +70,12 @@ import statistics
 from pathlib import Path
 
 from lab5_utils.checkpoint import load_checkpoint, load_generator
-from lab5_utils.metrics import evaluate_generator, format_metrics_table
+from lab5_utils.metrics import CONDITION_FILES, evaluate_generator, format_metrics_table
 from lab5_utils.train_utils import read_stats
 
 run, device, out = Path(os.environ["RUN"]), os.environ["DEVICE"], Path(os.environ["OUT"])
 seeds, frechet = range(int(os.environ["SEEDS"])), int(os.environ["FRECHET"])
-files = {"test": "test", "new_test": "new_test"}
+files = CONDITION_FILES
 rows = read_stats(run)
 rates = [r["images_per_s"] for r in rows if r.get("images_per_s")]
 last = load_checkpoint(run / "last.pt")

@@ -24,9 +24,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lab5_utils.config import get_config
+from lab5_utils.metrics import CONDITION_FILES, evaluate_generator
 from lab5_utils.train_utils import read_stats
-
-CONDITION_FILES = {"test": "test", "new_test": "new_test"}
 
 
 def describe_device(device: torch.device) -> str:
@@ -46,7 +45,6 @@ def file_digest(path: str | Path) -> str:
 def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict[str, float]]:
     """Periodic evaluation during training: ``eval_fn(G) -> {"acc_mean", "acc_test", "acc_new_test"}``, the
     judge's accuracy on both condition files, mean over ``seeds`` fixed noise seeds (0..seeds-1)."""
-    from lab5_utils.metrics import evaluate_generator
 
     def eval_fn(G: nn.Module) -> dict[str, float]:
         result = evaluate_generator(G, CONDITION_FILES, seeds=range(seeds), judge=judge, device=device,
@@ -71,7 +69,6 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     from lab5_utils.dataset import load_arrays
     from lab5_utils.evaluator import checkpoint_meta, load_evaluator
     from lab5_utils.judge import ensure_judge
-    from lab5_utils.metrics import evaluate_generator
     from lab5_utils.paths import ensure_default_data
     from lab5_utils.trainer import Trainer, default_device
 
@@ -106,7 +103,7 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
         "budget": {"minutes": minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
         "out_dir": str(out_dir.resolve()),
-        "judge": str(judge_path), "judge_sha256": file_digest(judge_path),
+        "judge": str(judge_path), "judge_sha256": request["judge_sha256"],
         "judge_holdout_accuracy": meta.get("holdout_accuracy"), "judge_tiny": bool(meta.get("tiny", False)),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "results": results,
     }

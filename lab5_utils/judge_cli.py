@@ -74,11 +74,11 @@ def main(argv: list[str]) -> int:
 def _eval_generator(args: argparse.Namespace) -> int:
     """``evaluator eval --ckpt PATH``: the metrics table of a trained generator (judge: --judge or the default)."""
     from lab5_utils.checkpoint import load_generator
-    from lab5_utils.metrics import evaluate_generator, format_metrics_table
+    from lab5_utils.metrics import CONDITION_FILES, evaluate_generator, format_metrics_table
 
     judge_path = args.judge or ensure_judge(progress=not args.no_progress)
     G = load_generator(args.ckpt, ema=not args.raw, device=args.device)
-    result = evaluate_generator(G, {"test": "test", "new_test": "new_test"}, seeds=range(args.seeds),
+    result = evaluate_generator(G, CONDITION_FILES, seeds=range(args.seeds),
                                 judge=judge_path, device=args.device, data_root=args.data,
                                 progress=not args.no_progress)
     print(f"{args.ckpt} ({'raw' if args.raw else 'EMA'} generator)")

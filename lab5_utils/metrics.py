@@ -18,6 +18,9 @@ from torch import nn
 from lab5_utils.evaluator import Evaluator, as_evaluator, load_evaluator, topk_hits
 from lab5_utils.labels import MAX_OBJECTS, class_names, encode_batch, load_conditions, resolve_conditions
 
+# The course's two condition files, as ``evaluate_generator``'s ``conditions`` argument (name -> file).
+CONDITION_FILES = {"test": "test", "new_test": "new_test"}
+
 Conditions = Sequence[Sequence[str]]
 Renderer = Callable[[list[list[str]], int], torch.Tensor]
 

@@ -14,7 +14,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from torch import nn
 
-from lab5_utils.experiment import CONDITION_FILES, chance_accuracy, plot_losses, plot_per_class
+from lab5_utils.experiment import chance_accuracy, plot_losses, plot_per_class
+from lab5_utils.metrics import CONDITION_FILES
 
 
 def notebook_budget(fast: bool, minutes: float | None, epochs: int | None, steps: int | None, seeds: int,

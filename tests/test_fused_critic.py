@@ -7,17 +7,16 @@ from pathlib import Path
 import torch
 
 from lab5_utils.config import PRESETS
+from lab5_utils.dataset import to_signed
 from lab5_utils.losses import interpolates, penalty_at, per_sample
 from lab5_utils.models import build_models
+from lab5_utils.train_utils import random_dataset
 from lab5_utils.trainer import Trainer
 
 
 def _batch(n: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.zeros(n, 24)
-    for i in range(n):
-        y[i, torch.randperm(24, generator=g)[: 1 + i % 3]] = 1.0
-    return torch.rand(n, 3, 64, 64, generator=g) * 2 - 1, y
+    images, y = random_dataset(n, seed)
+    return to_signed(images), y
 
 
 def test_only_batch_independent_critics_are_per_sample() -> None:

@@ -12,6 +12,7 @@ from torch.nn.utils import parametrize
 from lab5_utils.config import PRESETS, TrainConfig, config_from_dict, get_config, parse_overrides, tiny
 from lab5_utils.models import attention_gammas, build_models
 from lab5_utils.models.layers import CondBatchNorm2d, SelfAttention
+from lab5_utils.train_utils import random_dataset
 
 G_CONDS = ["concat", "cbn", "concat+cbn"]
 D_CONDS = ["concat", "projection", "acgan", "projection+acgan", "concat+acgan"]
@@ -23,12 +24,7 @@ def _cfg(arch: str, g_cond: str = "cbn", d_cond: str = "projection", **kw: objec
 
 
 def _labels(batch: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.zeros(batch, 24)
-    for i in range(batch):
-        k = 1 + i % 3
-        y[i, torch.randperm(24, generator=g)[:k]] = 1.0
-    return y
+    return random_dataset(batch, seed)[1]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
