@@ -63,7 +63,7 @@ def main_generate(argv: list[str]) -> int:
     from lab5_utils.checkpoint import load_generator
     from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
     from lab5_utils.metrics import generate
-    from lab5_utils.trainer import default_device
+    from lab5_utils.train_utils import default_device
     from lab5_utils.viz import save_grid
 
     p = argparse.ArgumentParser(prog="python -m lab5_utils generate", description=main_generate.__doc__)

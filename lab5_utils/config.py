@@ -56,7 +56,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 10  # steps between stats.jsonl lines
     ckpt_every: int = 1000  # steps between last.pt writes (also written at the end of a run)
-    bf16: bool = False  # bf16 autocast on CUDA (ignored on CPU)
+    bf16: bool = False  # bf16 autocast of G/D forwards (CUDA; also honoured on CPU, where it is mostly slower)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:

@@ -70,7 +70,8 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     from lab5_utils.evaluator import checkpoint_meta, load_evaluator
     from lab5_utils.judge import ensure_judge
     from lab5_utils.paths import ensure_default_data
-    from lab5_utils.trainer import Trainer, default_device
+    from lab5_utils.train_utils import default_device
+    from lab5_utils.trainer import Trainer
 
     cfg = get_config(preset, **dict(overrides or {}))
     out_dir = Path(out_dir)

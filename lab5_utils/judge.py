@@ -215,7 +215,7 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
         config = JudgeConfig.tiny_config() if fast_mode() else JudgeConfig()
     path = judge_cache_path(data_root, config)
     if not path.is_file():
-        from lab5_utils.trainer import default_device
+        from lab5_utils.train_utils import default_device
 
         device = device or default_device()
         if progress:

@@ -1,4 +1,4 @@
-"""Training helpers: the in-memory seeded batch stream, the EMA update, the stats log."""
+"""Training helpers: the device choice, the in-memory seeded batch stream, the EMA update, the stats log."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ import torch
 from torch import nn
 
 from lab5_utils.labels import NUM_CLASSES
+
+
+def default_device() -> torch.device:
+    """``cuda`` when available, else ``cpu``."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def as_arrays(data: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,7 +31,7 @@ from lab5_utils.checkpoint import FORMAT, check_compatible, load_checkpoint, loa
 from lab5_utils.config import TrainConfig
 from lab5_utils.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.models import attention_gammas, build_models
-from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, ema_update
+from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, default_device, ema_update
 
 __all__ = ["NonFiniteLossError", "Trainer", "fit", "load_generator"]
 EvalFn = Callable[[nn.Module], Mapping[str, float]]
@@ -39,11 +39,6 @@ EvalFn = Callable[[nn.Module], Mapping[str, float]]
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN/inf; the message names the step, the losses and the diagnostic checkpoint."""
-
-
-def default_device() -> torch.device:
-    """``cuda`` when available, else ``cpu``."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Trainer:
@@ -81,8 +76,8 @@ class Trainer:
 
     # ---- one training step -------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.cfg.bf16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.cfg.bf16 and self.device.type in ("cuda", "cpu"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _z(self, n: int) -> torch.Tensor:
@@ -162,16 +157,18 @@ class Trainer:
     def run(self, *, minutes: float | None = None, epochs: int | None = None, steps: int | None = None,
             train_minutes: float | None = None) -> Trainer:
         """Train until ``minutes`` of wall time (this call), ``epochs`` (total), ``steps`` (total) or
-        ``train_minutes`` of training-step time (total over resumes: a met budget trains nothing) is reached."""
+        ``train_minutes`` of training-step time (total over resumes: a met budget trains nothing) is reached.
+        Budgets are checked between steps, so a step that crosses the budget finishes: ``epochs`` ends at the
+        first step boundary at or after the epoch boundary (one step draws ``n_critic`` batches)."""
         if minutes is None and epochs is None and steps is None and train_minutes is None:
             raise ValueError("run: give minutes, epochs, steps and/or train_minutes")
         start, window_start, window_steps, first_step = time.monotonic(), time.monotonic(), 0, self.step
+        limits = ((steps, lambda: self.step), (epochs, lambda: self.batches.epoch),
+                  (None if minutes is None else 60 * minutes, lambda: time.monotonic() - start),
+                  (None if train_minutes is None else 60 * train_minutes, lambda: self.train_time))
         bar = tqdm(total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress, unit="step")
         try:
-            while not ((steps is not None and self.step >= steps) or (epochs is not None and
-                       self.batches.epoch >= epochs) or (minutes is not None and
-                       time.monotonic() - start >= 60 * minutes) or (train_minutes is not None and
-                       self.train_time >= 60 * train_minutes)):
+            while not any(limit is not None and reached() >= limit for limit, reached in limits):
                 t0 = time.monotonic()
                 values = self.train_step()
                 self.train_time += time.monotonic() - t0
@@ -197,10 +194,9 @@ class Trainer:
         return self
 
     def _log_extra(self, images_per_s: float) -> dict[str, Any]:
-        gammas = {f"gamma/{k}": v for m, tag in ((self.G, "G"), (self.D, "D"))
-                  for k, v in ((f"{tag}.{n}", g) for n, g in attention_gammas(m).items())}
         return {"step": self.step, "epoch": self.batches.epoch, "images_per_s": images_per_s,
-                "train_time_s": self.train_time, **gammas}
+                "train_time_s": self.train_time, **attention_gammas(self.G, "gamma/G."),
+                **attention_gammas(self.D, "gamma/D.")}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:

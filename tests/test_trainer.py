@@ -41,6 +41,21 @@ def test_one_step_gives_finite_losses_and_changes_weights(preset: str, tmp_path:
         assert "gp" in values and "d_aux" in values and "g_aux" in values
 
 
+@pytest.mark.parametrize("preset", ["tiny_dcgan", "tiny_sagan", "tiny_wgan_gp"])
+def test_bf16_autocast_step_is_finite_and_keeps_fp32_weights(preset: str, tmp_path: Path) -> None:
+    """The path benchmarks/gpu_run.sh takes on CUDA (``--set bf16=true``), exercised with CPU autocast: the
+    GP's double backward, attention, CBN, projection and the aux head must accept bf16 activations."""
+    cfg = dataclasses.replace(PRESETS[preset], bf16=True)
+    trainer = Trainer(cfg, _data(), tmp_path, device="cpu", progress=False)
+    with trainer._autocast():
+        fake = trainer.G(trainer._z(2), torch.zeros(2, 24))
+    assert fake.dtype == torch.bfloat16  # autocast is really on
+    for _ in range(2):
+        values = trainer.train_step()
+        assert all(torch.isfinite(torch.tensor(v)) for v in values.values()), values
+    assert {p.dtype for m in (trainer.G, trainer.D, trainer.G_ema) for p in m.parameters()} == {torch.float32}
+
+
 @pytest.mark.parametrize("preset", ["tiny_wgan_gp", "tiny_sagan", "tiny_dcgan", "tiny_wgan_gp lazy"])
 def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
     name, _, lazy = preset.partition(" ")

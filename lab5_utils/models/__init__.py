@@ -48,9 +48,10 @@ def build_models(cfg: TrainConfig, seed: int | None = None) -> tuple[nn.Module, 
     return G, D
 
 
-def attention_gammas(model: nn.Module) -> dict[str, float]:
-    """``{module name: gamma}`` for every self-attention block in ``model`` (empty when there is none)."""
-    return {name: float(m.gamma.detach()) for name, m in model.named_modules() if isinstance(m, SelfAttention)}
+def attention_gammas(model: nn.Module, prefix: str = "") -> dict[str, float]:
+    """``{prefix + module name: gamma}`` for every self-attention block in ``model`` (empty when there is none)."""
+    return {prefix + name: float(m.gamma.detach()) for name, m in model.named_modules()
+            if isinstance(m, SelfAttention)}
 
 
 def count_parameters(model: nn.Module) -> int:
