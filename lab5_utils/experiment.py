@@ -148,15 +148,23 @@ def comparison_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str = "eval_ema",
-                         figsize: tuple[float, float] = (8, 3.5)) -> Figure:
-    """Judge accuracy (mean of test/new_test over 3 seeds) against epochs (real images the critic has seen /
-    data set size), one line per run, from each run's stats.jsonl."""
+                         figsize: tuple[float, float] = (8, 3.5), x: str = "epoch") -> Figure:
+    """Judge accuracy (mean of test/new_test over 3 seeds) during training, one line per run, from each run's
+    stats.jsonl: against epochs (``x="epoch"``: real images the critic has seen / data set size) or against
+    minutes of training time (``x="minutes"``, read from the nearest earlier log row: the budget's axis)."""
+    if x not in ("epoch", "minutes"):
+        raise ValueError(f"plot_accuracy_curves: x must be 'epoch' or 'minutes', got {x!r}")
     fig, ax = plt.subplots(figsize=figsize)
     for name, s in summaries.items():
         per_step = s["config"]["batch_size"] * s["config"]["n_critic"] / s["images"]
-        rows = [r for r in read_stats(Path(s["out_dir"]) / "stats.jsonl") if which in r]
-        ax.plot([r["step"] * per_step for r in rows], [r[which]["acc_mean"] for r in rows], marker=".", label=name)
-    ax.set_xlabel("epoch")
+        points, minutes = [], 0.0
+        for row in read_stats(Path(s["out_dir"]) / "stats.jsonl"):
+            minutes = row["train_time_s"] / 60 if "train_time_s" in row else minutes
+            if which in row:
+                points.append((row["step"] * per_step if x == "epoch" else minutes, row[which]["acc_mean"]))
+        if points:
+            ax.plot(*zip(*points, strict=True), marker=".", label=name)
+    ax.set_xlabel("epoch" if x == "epoch" else "training minutes")
     ax.set_ylabel("judge accuracy (mean of both files)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)

@@ -36,7 +36,11 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert more["step"] == 3  # a larger budget resumes the run
     table = experiment.comparison_table({"tiny": more})
     assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
-    assert experiment.plot_accuracy_curves({"tiny": more}).axes
+    for x in ("epoch", "minutes"):
+        line = experiment.plot_accuracy_curves({"tiny": more}, x=x).axes[0].lines[0]
+        assert len(line.get_xdata()) == 3 and list(line.get_xdata()) == sorted(line.get_xdata())
+    with pytest.raises(ValueError, match="'epoch' or 'minutes'"):
+        experiment.plot_accuracy_curves({"tiny": more}, x="steps")
     assert experiment.plot_losses(out).axes and experiment.plot_per_class(more).axes
     check_notebook_helpers(more, out, tmp_path / "figures", capsys)
 
