@@ -79,6 +79,21 @@ def compute_acc(out: torch.Tensor, onehot_labels: torch.Tensor) -> float:
     return int(hit.sum()) / total
 
 
+def unmatched_accuracy(out: torch.Tensor, onehot_labels: torch.Tensor) -> float:
+    """Control for :func:`compute_acc`: the judge outputs ``out: (B,C)`` of images made for the conditions
+    ``onehot_labels: (B,C)``, each scored against every OTHER condition with the same number of objects (pooled
+    like the course metric). It is what the images score whatever was asked: a generator that ignores its
+    condition scores the same here as on its own conditions (exactly so when all have one size); the gap to
+    ``compute_acc`` is what following the condition buys. NaN when no two conditions share a size."""
+    ks = onehot_labels.detach().float().cpu().sum(dim=1)
+    same = (ks.unsqueeze(0) == ks.unsqueeze(1)) & ~torch.eye(len(ks), dtype=torch.bool)
+    image_rows, label_rows = torch.nonzero(same, as_tuple=True)
+    if len(image_rows) == 0:
+        return float("nan")
+    hit, present = topk_hits(out.detach().float().cpu()[image_rows], onehot_labels.detach().cpu()[label_rows])
+    return int(hit.sum()) / int(present.sum())
+
+
 def _check_images(x: torch.Tensor) -> None:
     if x.dtype == torch.uint8 or not torch.is_floating_point(x):
         raise ValueError(f"expected float images in [-1,1], got dtype {x.dtype} (convert uint8 with x/127.5 - 1)")

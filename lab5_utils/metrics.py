@@ -1,5 +1,6 @@
 """Honest generator metrics: course accuracy over many noise seeds, per class / per object count, the judge's
-ceiling on real renders of the same conditions, and a Frechet distance in the judge's 512-d feature space.
+ceiling on real renders of the same conditions, the unmatched control (the same images scored against other
+conditions: what class bias alone scores), and a Frechet distance in the judge's 512-d feature space.
 
 The Frechet number is called ``frechet_judge_distance``: it uses our judge's ResNet18 features, not Inception,
 so it is NOT an FID and is only comparable between runs that use the same judge.
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab5_utils.evaluator import Evaluator, as_evaluator, load_evaluator, topk_hits
+from lab5_utils.evaluator import Evaluator, as_evaluator, load_evaluator, topk_hits, unmatched_accuracy
 from lab5_utils.labels import MAX_OBJECTS, class_names, encode_batch, load_conditions, resolve_conditions
 
 # The course's two condition files, as ``evaluate_generator``'s ``conditions`` argument (name -> file).
@@ -128,10 +129,12 @@ def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds:
     class_total = torch.zeros(y.shape[1], dtype=torch.long)
     count_hits = torch.zeros(MAX_OBJECTS + 1, dtype=torch.long)
     count_total = torch.zeros(MAX_OBJECTS + 1, dtype=torch.long)
-    per_seed = []
+    per_seed, unmatched = [], []
     for seed in seeds:
-        hit, present = topk_hits(judge.predict(generate(G, y, seed, device, batch_size)), y)
+        predicted = judge.predict(generate(G, y, seed, device, batch_size))
+        hit, present = topk_hits(predicted, y)
         per_seed.append(int(hit.sum()) / int(present.sum()))  # exactly compute_acc's value
+        unmatched.append(unmatched_accuracy(predicted, y))
         class_hits += hit.sum(0)
         class_total += present.sum(0)
         count_hits.index_add_(0, counts, hit.sum(1))
@@ -144,6 +147,8 @@ def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds:
         "accuracy_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0,
         "per_seed": per_seed,
         "best_seed": {"seed": seeds[best], "accuracy": per_seed[best]},
+        # the same images scored against the other conditions of their size (None: no two share a size)
+        "unmatched_mean": None if np.isnan(unmatched).all() else float(np.mean(unmatched)),
         "per_class": dict(zip(class_names(), ratio, strict=True)),
         "per_count": {k: (int(count_hits[k]) / int(count_total[k]) if count_total[k] > 0 else None)
                       for k in range(1, MAX_OBJECTS + 1)},
@@ -231,13 +236,14 @@ def format_metrics_table(d: Mapping[str, Any]) -> str:
     seeds = d.get("seeds", [])
     lines = [f"judge: {d.get('judge')}{'  (TINY test judge: do not report)' if d.get('judge_tiny') else ''}",
              f"{'conditions':<14}{'accuracy (mean ± std)':>24}{'seeds':>7}{'best seed':>16}{'ceiling':>9}"
-             f"{'1 obj':>7}{'2 obj':>7}{'3 obj':>7}"]
+             f"{'unmatched':>10}{'1 obj':>7}{'2 obj':>7}{'3 obj':>7}"]
     for name, e in d.get("files", {}).items():
         counts = "".join(f"{'-' if v is None else f'{v:.3f}':>7}" for v in e["per_count"].values())
         ceiling = "-" if e.get("ceiling") is None else f"{e['ceiling']:.3f}"
         best = f"{e['best_seed']['accuracy']:.3f} (s={e['best_seed']['seed']})"
+        unmatched = "-" if e.get("unmatched_mean") is None else f"{e['unmatched_mean']:.3f}"  # older metrics.json
         lines.append(f"{name:<14}{e['accuracy_mean']:>15.3f} ± {e['accuracy_std']:.3f}{len(seeds):>7}{best:>16}"
-                     f"{ceiling:>9}{counts}")
+                     f"{ceiling:>9}{unmatched:>10}{counts}")
     fjd = d.get("frechet_judge_distance")
     if fjd is not None:
         n = d["frechet_samples"]

@@ -126,6 +126,19 @@ def test_accuracy_equals_the_course_loop_including_ties():
         E.compute_acc(torch.rand(2, 24), torch.zeros(2, 24))
 
 
+def test_unmatched_accuracy_scores_each_image_against_the_other_conditions_of_its_size():
+    y = torch.zeros(5, 24)
+    y[0, 0] = y[1, 1] = y[2, 2] = 1  # three 1-object conditions
+    y[3, [0, 1]] = y[4, [2, 3]] = 1  # two 2-object conditions, no label shared
+    assert E.compute_acc(y, y) == 1.0 and E.unmatched_accuracy(y, y) == 0.0  # follows its condition exactly
+    single = torch.zeros(4, 24)
+    single[[0, 3], 0] = 1
+    single[1, 1] = single[2, 2] = 1
+    constant = torch.linspace(1, 0, 24).expand(4, 24)  # the same reading whatever was asked: class 0
+    assert E.compute_acc(constant, single) == 0.5 == E.unmatched_accuracy(constant, single)
+    assert np.isnan(E.unmatched_accuracy(y[2:4], y[2:4]))  # no two conditions of one size
+
+
 def test_checkpoint_round_trip_course_style_and_map_location(tmp_path):
     model = E.build_evaluator().eval()
     meta = {"tiny": True, "note": "test", "acc": np.float32(0.5), "shape": (1, 2), "torch": torch.__version__}

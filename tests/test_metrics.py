@@ -95,8 +95,9 @@ def test_real_generator_reaches_the_ceiling_and_noise_is_near_chance(judge):
     assert all((v is None) == (not p) for v, p in zip(g["per_class"].values(), present.tolist(), strict=True))
     assert good["frechet_samples"] == {"generated": 100, "real": 100} and good["frechet_full_rank"] is False
     assert good["frechet_judge_distance"] < bad["frechet_judge_distance"]
+    assert g["accuracy_mean"] - g["unmatched_mean"] > b["accuracy_mean"] - b["unmatched_mean"]
     table = M.format_metrics_table(good)
-    assert "toy" in table and "frechet_judge_distance" in table and "TINY" in table
+    assert "toy" in table and "frechet_judge_distance" in table and "TINY" in table and "unmatched" in table
 
 
 def test_renderer_output_is_resized_like_the_loader(judge):
