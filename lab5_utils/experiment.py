@@ -132,15 +132,17 @@ def headline(summary: Mapping[str, Any], which: str = "G_ema") -> dict[str, floa
 def comparison_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
     """Markdown table: one row per run with its scale, hardware and accuracies (mean ± std over seeds)."""
     rows = ["| run | G cond / D cond / loss | steps | epochs | train min | hardware | test.json (EMA) "
-            "| new_test.json (EMA) | test.json (raw) | new_test.json (raw) | judge-feature FD (EMA) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| new_test.json (EMA) | unmatched control (EMA) | test.json (raw) | new_test.json (raw) "
+            "| judge-feature FD (EMA) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         c = s["config"]
         ema, raw = headline(s, "G_ema"), headline(s, "G")
         fd = s["results"]["G_ema"].get("frechet_judge_distance")
+        unmatched = [e.get("unmatched_mean") for e in s["results"]["G_ema"]["files"].values()]  # None: older run
         cells = [f"{name}", f"{c['g_cond']} / {c['d_cond']} / {c['loss']}", str(s["step"]), str(s["epoch"]),
                  f"{s['train_time_s'] / 60:.0f}", s["hardware"],
                  f"{ema['test']:.3f} ± {ema['test_std']:.3f}", f"{ema['new_test']:.3f} ± {ema['new_test_std']:.3f}",
+                 " / ".join("-" if u is None else f"{u:.3f}" for u in unmatched),
                  f"{raw['test']:.3f} ± {raw['test_std']:.3f}", f"{raw['new_test']:.3f} ± {raw['new_test_std']:.3f}",
                  "-" if fd is None else f"{fd:.1f}"]
         rows.append("| " + " | ".join(cells) + " |")

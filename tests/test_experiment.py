@@ -36,6 +36,8 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert more["step"] == 3  # a larger budget resumes the run
     table = experiment.comparison_table({"tiny": more})
     assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
+    unmatched = [more["results"]["G_ema"]["files"][f]["unmatched_mean"] for f in ("test", "new_test")]
+    assert f"| {unmatched[0]:.3f} / {unmatched[1]:.3f} |" in table
     for x in ("epoch", "minutes"):
         line = experiment.plot_accuracy_curves({"tiny": more}, x=x).axes[0].lines[0]
         assert len(line.get_xdata()) == 3 and list(line.get_xdata()) == sorted(line.get_xdata())
