@@ -90,8 +90,7 @@ def unmatched_accuracy(out: torch.Tensor, onehot_labels: torch.Tensor) -> float:
     image_rows, label_rows = torch.nonzero(same, as_tuple=True)
     if len(image_rows) == 0:
         return float("nan")
-    hit, present = topk_hits(out.detach().float().cpu()[image_rows], onehot_labels.detach().cpu()[label_rows])
-    return int(hit.sum()) / int(present.sum())
+    return compute_acc(out.detach().float().cpu()[image_rows], onehot_labels.detach().cpu()[label_rows])
 
 
 def _check_images(x: torch.Tensor) -> None:
