@@ -12,13 +12,16 @@ import dataclasses
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from lab5_utils.config import TrainConfig, config_from_dict
 from lab5_utils.models import build_generator
+
+if TYPE_CHECKING:
+    from lab5_utils.trainer import Trainer
 
 FORMAT = "lab5_utils.gan/1"
 # Fields that change the networks: a checkpoint with different values cannot be resumed or loaded into cfg.
@@ -98,3 +101,37 @@ def load_generator(ckpt_path: str | Path, ema: bool = True, device: str | torch.
     except (KeyError, RuntimeError) as err:
         raise ValueError(f"{ckpt_path}: cannot load {key!r} into the {cfg.name!r} generator ({err})") from err
     return G.to(device).eval()
+
+
+def trainer_state(trainer: Trainer, kind: str = "last", **extra: Any) -> dict[str, Any]:
+    """The checkpoint dict of ``trainer`` (the keys of this module's docstring) plus ``extra``."""
+    rng = {"noise": trainer.noise.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return {"format": FORMAT, "kind": kind, "preset": trainer.cfg.name, "config": dataclasses.asdict(trainer.cfg),
+            "G": trainer.G.state_dict(), "D": trainer.D.state_dict(), "G_ema": trainer.G_ema.state_dict(),
+            "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(), "step": trainer.step,
+            "epoch": trainer.batches.epoch, "batches": trainer.batches.state_dict(), "rng": rng,
+            "best": dict(trainer.best), "train_time_s": trainer.train_time,
+            "stats_window": trainer.log.state_dict(), **extra}
+
+
+def restore_trainer(trainer: Trainer, path: str | Path) -> None:
+    """Load ``path`` into ``trainer``: weights, optimisers, data order, RNG states, counters and the open stats
+    window (``stats.jsonl`` rows after the checkpoint's step are dropped), so the run continues exactly.
+    Refuses a checkpoint of another preset or architecture (:func:`check_compatible`)."""
+    ckpt = load_checkpoint(path)
+    check_compatible(ckpt, trainer.cfg, path)
+    for module, key in ((trainer.G, "G"), (trainer.D, "D"), (trainer.G_ema, "G_ema")):
+        module.load_state_dict(ckpt[key])
+    trainer.opt_g.load_state_dict(ckpt["opt_g"])
+    trainer.opt_d.load_state_dict(ckpt["opt_d"])
+    trainer.batches.load_state_dict(ckpt["batches"])
+    trainer.noise.set_state(ckpt["rng"]["noise"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+    trainer.step, trainer.train_time = int(ckpt["step"]), float(ckpt["train_time_s"])
+    trainer.best = dict(ckpt["best"])
+    trainer.log.truncate_after(trainer.step)
+    trainer.log.load_state_dict(ckpt.get("stats_window", {}))  # absent in checkpoints of older versions

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lab5_utils.checkpoint import FORMAT, check_compatible, load_checkpoint, load_generator, save_checkpoint
+from lab5_utils.checkpoint import load_generator, restore_trainer, save_checkpoint, trainer_state
 from lab5_utils.config import TrainConfig
 from lab5_utils.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.models import attention_gammas, build_models
@@ -70,7 +69,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.log = StatsLog(self.out_dir / "stats.jsonl")
         if resume and (self.out_dir / "last.pt").is_file():
-            self._load(self.out_dir / "last.pt")
+            restore_trainer(self, self.out_dir / "last.pt")
         else:
             self.log.path.unlink(missing_ok=True)
 
@@ -103,7 +102,7 @@ class Trainer:
         """One generator step after ``n_critic`` critic steps; returns the step's losses as floats."""
         cfg, aux_on = self.cfg, self.cfg.uses_aux
         self.D.requires_grad_(True)
-        gp_seen: torch.Tensor | None = None
+        stats: dict[str, torch.Tensor] = {}
         for i in range(cfg.n_critic):
             x, y = self.batches.next()
             real = x.float().div_(127.5).sub_(1.0)
@@ -113,25 +112,20 @@ class Trainer:
                 # lazy GP (cfg.gp_every = k > 1): every k-th critic update of the run, weighted k * lambda
                 with_gp = cfg.gp_lambda > 0 and (self.step * cfg.n_critic + i) % cfg.gp_every == 0
                 (real_score, fake_score), (real_aux, fake_aux), gp = self._critic(real, fake.detach(), y, with_gp)
-                d_adv = self.d_loss(real_score.float(), fake_score.float())
-                d_total = d_adv
-                stats = {"d_adv": d_adv.detach(), "d_real": real_score.detach().float().mean(),
-                         "d_fake": fake_score.detach().float().mean()}
+                d_total = d_adv = self.d_loss(real_score.float(), fake_score.float())
+                stats.update(d_adv=d_adv.detach(), d_real=real_score.detach().float().mean(),
+                             d_fake=fake_score.detach().float().mean())
                 if gp is not None:
                     d_total = d_total + cfg.gp_lambda * cfg.gp_every * gp
-                    gp_seen = gp.detach()
+                    stats["gp"] = gp.detach()  # the step logs its last penalty
                 if aux_on:
-                    d_aux = aux_bce(real_aux, y)
-                    if cfg.aux_fake_in_d:
-                        d_aux = d_aux + aux_bce(fake_aux, y)
+                    d_aux = aux_bce(real_aux, y) + (aux_bce(fake_aux, y) if cfg.aux_fake_in_d else 0.0)
                     d_total = d_total + cfg.aux_weight * d_aux
                     stats["d_aux"] = d_aux.detach()
             self.opt_d.zero_grad(set_to_none=True)
             d_total.backward()  # adversarial + GP + aux: one backward, one optimiser step
             self.opt_d.step()
         stats["d_loss"] = d_total.detach()
-        if gp_seen is not None:
-            stats["gp"] = gp_seen  # the last penalty of this step
         self.D.requires_grad_(False)
         with self._autocast():
             score, aux = self.D(fake, y)
@@ -220,36 +214,9 @@ class Trainer:
             self.save(self.out_dir / "best.pt", kind="best")
         return row
 
-    # ---- checkpoints ---------------------------------------------------------------------------------------
-    def state_dict(self, kind: str = "last", **extra: Any) -> dict[str, Any]:
-        rng = {"noise": self.noise.get_state(), "torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"format": FORMAT, "kind": kind, "preset": self.cfg.name, "config": dataclasses.asdict(self.cfg),
-                "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
-                "epoch": self.batches.epoch, "batches": self.batches.state_dict(), "rng": rng,
-                "best": dict(self.best), "train_time_s": self.train_time, "stats_window": self.log.state_dict(),
-                **extra}
-
+    # ---- checkpoints (the format and its reading live in checkpoint.py) ---------------------------------------
     def save(self, path: Path, kind: str = "last", **extra: Any) -> Path:
-        return save_checkpoint(self.state_dict(kind, **extra), path)
-
-    def _load(self, path: Path) -> None:
-        ckpt = load_checkpoint(path)
-        check_compatible(ckpt, self.cfg, path)
-        for module, key in ((self.G, "G"), (self.D, "D"), (self.G_ema, "G_ema")):
-            module.load_state_dict(ckpt[key])
-        self.opt_g.load_state_dict(ckpt["opt_g"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
-        self.batches.load_state_dict(ckpt["batches"])
-        self.noise.set_state(ckpt["rng"]["noise"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
-        self.step, self.train_time, self.best = int(ckpt["step"]), float(ckpt["train_time_s"]), dict(ckpt["best"])
-        self.log.truncate_after(self.step)
-        self.log.load_state_dict(ckpt.get("stats_window", {}))  # absent in checkpoints of older versions
+        return save_checkpoint(trainer_state(self, kind, **extra), path)
 
 
 def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, *, minutes: float | None = None,
