@@ -150,10 +150,12 @@ def comparison_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str = "eval_ema",
-                         figsize: tuple[float, float] = (8, 3.5), x: str = "epoch") -> Figure:
+                         figsize: tuple[float, float] = (8, 3.5), x: str = "epoch",
+                         chance: float | None = None) -> Figure:
     """Judge accuracy (mean of test/new_test over 3 seeds) during training, one line per run, from each run's
     stats.jsonl: against epochs (``x="epoch"``: real images the critic has seen / data set size) or against
-    minutes of training time (``x="minutes"``, read from the nearest earlier log row: the budget's axis)."""
+    minutes of training time (``x="minutes"``, read from the nearest earlier log row: the budget's axis).
+    ``chance`` (e.g. the mean of :func:`chance_accuracy` over both files) adds a dashed reference line."""
     if x not in ("epoch", "minutes"):
         raise ValueError(f"plot_accuracy_curves: x must be 'epoch' or 'minutes', got {x!r}")
     fig, ax = plt.subplots(figsize=figsize)
@@ -166,6 +168,8 @@ def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str 
                 points.append((row["step"] * per_step if x == "epoch" else minutes, row[which]["acc_mean"]))
         if points:
             ax.plot(*zip(*points, strict=True), marker=".", label=name)
+    if chance is not None:
+        ax.axhline(chance, color="gray", lw=0.8, ls="--", label="chance")
     ax.set_xlabel("epoch" if x == "epoch" else "training minutes")
     ax.set_ylabel("judge accuracy (mean of both files)")
     ax.set_ylim(0, 1)

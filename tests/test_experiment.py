@@ -41,6 +41,8 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     for x in ("epoch", "minutes"):
         line = experiment.plot_accuracy_curves({"tiny": more}, x=x).axes[0].lines[0]
         assert len(line.get_xdata()) == 3 and list(line.get_xdata()) == sorted(line.get_xdata())
+    chance_line = experiment.plot_accuracy_curves({"tiny": more}, chance=0.1).axes[0].lines[-1]
+    assert list(chance_line.get_ydata()) == [0.1, 0.1] and chance_line.get_label() == "chance"
     with pytest.raises(ValueError, match="'epoch' or 'minutes'"):
         experiment.plot_accuracy_curves({"tiny": more}, x="steps")
     assert experiment.plot_losses(out).axes and experiment.plot_per_class(more).axes
