@@ -1,4 +1,4 @@
-"""``python -m lab5_utils <command> ...``: render, evaluator, train, generate, cache."""
+"""``python -m lab5_utils <command> ...``: render, evaluator, train, generate, export, cache."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS = {
     "evaluator": ("lab5_utils.judge", "main", "train or run the judge (course-format ResNet18)"),
     "train": ("lab5_utils.cli_train", "main", "train a GAN preset"),
     "generate": ("lab5_utils.cli_train", "main_generate", "write an 8-per-row grid for a condition file"),
+    "export": ("lab5_utils.cli_train", "main_export", "ship a measured run's generator and judge under weights/"),
 }
 
 

@@ -3,7 +3,8 @@
 Keys: ``format``, ``kind`` ("last" / "best" / "diagnostic"), ``preset``, ``config`` (``dataclasses.asdict``),
 ``G``, ``D``, ``G_ema`` (state dicts), ``opt_g``, ``opt_d``, ``step``, ``epoch``, ``batches`` (data order
 state), ``rng`` (torch generator states as uint8 tensors; no numpy/python RNG is used by training), ``best``,
-``train_time_s`` and ``stats_window`` (the open ``stats.jsonl`` averaging window).
+``train_time_s``, ``stats_window`` (the open ``stats.jsonl`` averaging window) and ``classifier_digest`` (the
+frozen aux classifier's weights, or None).
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ def check_compatible(ckpt: dict[str, Any], cfg: TrainConfig, path: str | Path) -
                       stacklevel=3)
 
 
+def state_digest(module: nn.Module | None) -> str | None:
+    """First 16 hex digits of a sha256 over a module's state dict (names and bytes), ``None`` for no module."""
+    if module is None:
+        return None
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def config_of(path: str | Path) -> TrainConfig:
     """The :class:`TrainConfig` stored in a checkpoint."""
     return config_from_dict(load_checkpoint(path)["config"], where=f"{path}: config")
@@ -113,7 +127,7 @@ def trainer_state(trainer: Trainer, kind: str = "last", **extra: Any) -> dict[st
             "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(), "step": trainer.step,
             "epoch": trainer.batches.epoch, "batches": trainer.batches.state_dict(), "rng": rng,
             "best": dict(trainer.best), "train_time_s": trainer.train_time,
-            "stats_window": trainer.log.state_dict(), **extra}
+            "stats_window": trainer.log.state_dict(), "classifier_digest": trainer.classifier_digest, **extra}
 
 
 def restore_trainer(trainer: Trainer, path: str | Path) -> None:
@@ -122,6 +136,9 @@ def restore_trainer(trainer: Trainer, path: str | Path) -> None:
     Refuses a checkpoint of another preset or architecture (:func:`check_compatible`)."""
     ckpt = load_checkpoint(path)
     check_compatible(ckpt, trainer.cfg, path)
+    if ckpt.get("classifier_digest", trainer.classifier_digest) != trainer.classifier_digest:
+        warnings.warn(f"{path}: resuming with another aux classifier (weights {ckpt.get('classifier_digest')} -> "
+                      f"{trainer.classifier_digest}); the run is no longer exact", stacklevel=2)
     for module, key in ((trainer.G, "G"), (trainer.D, "D"), (trainer.G_ema, "G_ema")):
         module.load_state_dict(ckpt[key])
     trainer.opt_g.load_state_dict(ckpt["opt_g"])

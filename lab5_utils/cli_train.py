@@ -3,7 +3,8 @@
 train:    ``--preset NAME [--data DIR] [--out DIR] [--minutes M] [--epochs E] [--steps S] [--resume]
           [--set key=value ...] [--eval-every N] [--seeds N] [--device cuda]``: trains to the budget
           (training minutes summed over resumes), then writes and prints the metrics (``run_preset``)
-generate: ``--ckpt PATH --conditions test.json --out grid.png [--seed S] [--raw]``
+generate: ``[--ckpt PATH] --conditions test.json --out grid.png [--seed S] [--raw]`` (default: weights/generator.pt)
+export:   ``--run runs/<preset> --command "..."``: the run's EMA generator and its judge into weights/, once
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--frechet-samples", type=int, default=2048, help="images per side of the Frechet distance")
     p.add_argument("--device", help="cuda / cpu (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--second-judge", action="store_true",
+                   help="also read the EMA generator with the second, independent judge (trained on first use)")
     return p
 
 
@@ -51,11 +54,25 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"error: {out / 'last.pt'} exists: pass --resume to continue that run, or another --out")
     summary = run_preset(args.preset, out, minutes=args.minutes, epochs=args.epochs, steps=args.steps,
                          data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
-                         frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides)
+                         frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,
+                         second_judge=args.second_judge)
     print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
           f"of training on {summary['hardware']}; {out / 'last.pt'}, {out / 'metrics.json'}, {out / 'stats.jsonl'}")
-    print(format_metrics_table(summary["results"]["G_ema"]))
+    for which in ("G_ema", "G_ema_judge2"):
+        if which in summary["results"]:
+            print(format_metrics_table(summary["results"][which]))
     return 0
+
+
+def shipped_generator_path() -> Path:
+    """``weights/generator.pt``, or a ``SystemExit`` saying how to get a generator when there is none."""
+    from lab5_utils.weights import GENERATOR_FILE, shipped, weights_dir
+
+    path = shipped(GENERATOR_FILE)
+    if path is None:
+        raise SystemExit(f"error: no --ckpt given and no shipped generator at {weights_dir() / GENERATOR_FILE}; "
+                         "train one (python -m lab5_utils train ...) and pass --ckpt runs/<preset>/last.pt")
+    return path
 
 
 def main_generate(argv: list[str]) -> int:
@@ -67,7 +84,7 @@ def main_generate(argv: list[str]) -> int:
     from lab5_utils.viz import save_grid
 
     p = argparse.ArgumentParser(prog="python -m lab5_utils generate", description=main_generate.__doc__)
-    p.add_argument("--ckpt", type=Path, required=True, help="a last.pt / best.pt of `train`")
+    p.add_argument("--ckpt", type=Path, help="a last.pt / best.pt of `train` (default: weights/generator.pt)")
     p.add_argument("--conditions", default="test", help="test / new_test / a condition JSON file")
     p.add_argument("--out", type=Path, required=True, help="output .png")
     p.add_argument("--seed", type=int, default=0, help="noise seed")
@@ -77,7 +94,48 @@ def main_generate(argv: list[str]) -> int:
     device = args.device or default_device()
     path = resolve_conditions(args.conditions)
     y = encode_batch(load_conditions(path), where=str(path))
-    G = load_generator(args.ckpt, ema=not args.raw, device=device)
+    G = load_generator(args.ckpt or shipped_generator_path(), ema=not args.raw, device=device)
     written = save_grid(generate(G, y, args.seed, device), args.out, nrow=8)
     print(f"{written}: {len(y)} images for {path} (seed {args.seed}, {'raw' if args.raw else 'EMA'} generator)")
+    return 0
+
+
+def main_export(argv: list[str]) -> int:
+    """``python -m lab5_utils export``: ship a measured run's EMA generator and its judge under ``weights/``."""
+    import json
+    import subprocess
+
+    from lab5_utils.experiment import file_digest
+    from lab5_utils.weights import GENERATOR_FILE, JUDGE_FILE, export_generator, export_judge, write_manifest
+
+    p = argparse.ArgumentParser(prog="python -m lab5_utils export", description=main_export.__doc__)
+    p.add_argument("--run", type=Path, required=True, help="a run folder with last.pt and metrics.json")
+    p.add_argument("--out", type=Path, default=Path("weights"), help="folder to write (files are never replaced)")
+    p.add_argument("--command", required=True, help="the command that trained and measured the run (provenance)")
+    args = p.parse_args(argv)
+    summary = json.loads((args.run / "metrics.json").read_text())
+    problems = [f"{args.out / name} exists (shipped weights are written once)"
+                for name in (GENERATOR_FILE, JUDGE_FILE) if (args.out / name).exists()]
+    if summary.get("last_sha256") != file_digest(args.run / "last.pt"):
+        problems.append(f"{args.run / 'metrics.json'} does not measure {args.run / 'last.pt'} (train --resume first)")
+    if summary.get("judge_tiny"):
+        problems.append(f"{args.run / 'metrics.json'} was measured with a TINY test judge")
+    if problems:
+        raise SystemExit("error: " + "; ".join(problems))
+    repo = Path(__file__).resolve().parents[1]
+    git = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    results = summary["results"]
+    accuracies = {f"{which}/{name}": {k: e[k] for k in ("accuracy_mean", "accuracy_std", "exact_set_mean") if k in e}
+                  for which in ("G_ema", "G_ema_judge2") if which in results
+                  for name, e in results[which]["files"].items()}
+    common = {"commit": git.stdout.strip() or None, "hardware": summary["hardware"], "date": summary["date"]}
+    generator = {**common, "command": args.command, "preset": summary["preset"], "step": summary["step"],
+                 "train_minutes": round(summary["train_time_s"] / 60, 1), "images_seen": summary.get("images_seen"),
+                 "judge_sha256": summary["judge_sha256"], "accuracies": accuracies}
+    export_generator(args.run / "last.pt", args.out / GENERATOR_FILE, generator)
+    export_judge(summary["judge"], args.out / JUDGE_FILE)
+    judge = {**common, "command": "python -m lab5_utils evaluator ensure (fp32; stored here as fp16)",
+             "source_sha256": summary["judge_sha256"], "holdout_accuracy": summary["judge_holdout_accuracy"]}
+    manifest = write_manifest(args.out, {GENERATOR_FILE: generator, JUDGE_FILE: judge})
+    print(f"wrote {args.out / GENERATOR_FILE}, {args.out / JUDGE_FILE}, {manifest}")
     return 0

@@ -93,6 +93,14 @@ def unmatched_accuracy(out: torch.Tensor, onehot_labels: torch.Tensor) -> float:
     return compute_acc(out.detach().float().cpu()[image_rows], onehot_labels.detach().cpu()[label_rows])
 
 
+def exact_set_hits(out: torch.Tensor, onehot_labels: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """``(B,)`` bool: the judge's thresholded outputs (``out > threshold``, sigmoid probabilities ``(B, 24)``)
+    are exactly the requested set. Unlike the course's top-k, an extra or a missing object is a miss."""
+    if out.shape != onehot_labels.shape:
+        raise ValueError(f"outputs {tuple(out.shape)} and labels {tuple(onehot_labels.shape)} must both be (B,C)")
+    return ((out.detach().float().cpu() > threshold) == (onehot_labels.detach().cpu() > 0.5)).all(dim=1)
+
+
 def _check_images(x: torch.Tensor) -> None:
     if x.dtype == torch.uint8 or not torch.is_floating_point(x):
         raise ValueError(f"expected float images in [-1,1], got dtype {x.dtype} (convert uint8 with x/127.5 - 1)")

@@ -3,8 +3,10 @@ the CLI and ``benchmarks/quality_at_budget.py`` so every reported number comes f
 
 ``run_preset("wgan_gp", "runs/wgan_gp", minutes=60)`` resumes ``runs/wgan_gp/last.pt`` if it exists, trains
 until the run's *total* training time reaches the budget (so re-running a finished notebook costs nothing),
-then writes ``metrics.json``: the judge's accuracy on ``test.json``/``new_test.json`` (mean ± std over noise
-seeds) for the raw and the EMA generator, with the hardware, the scale and the judge that produced it.
+then writes ``metrics.json``: the judge's accuracy on ``test.json``/``new_test.json`` and on random conditions
+in neither file (mean ± std over noise seeds; top-k and exact-set) for the raw and the EMA generator, with the
+hardware, the scale and the judge that produced it (and, with ``second_judge=True``, the EMA generator read by
+the second, independent judge).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import platform
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lab5_utils.config import get_config
-from lab5_utils.metrics import CONDITION_FILES, evaluate_generator
-from lab5_utils.train_utils import read_stats
-
-
-def describe_device(device: torch.device) -> str:
-    """``"NVIDIA H100 80GB HBM3"`` or ``"CPU (2 cores, x86_64)"``: the hardware a number was measured on."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({os.cpu_count()} cores, {platform.machine()}, {torch.get_num_threads()} torch threads)"
+from lab5_utils.metrics import CONDITION_FILES, ceiling_images, evaluate_generator, report_conditions
+from lab5_utils.train_utils import describe_device, read_stats
 
 
 def file_digest(path: str | Path) -> str:
@@ -58,7 +52,7 @@ def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[
 def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None, epochs: int | None = None,
                steps: int | None = None, data_root: str | Path | None = None, device: str | None = None,
                seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
-               overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               overrides: Mapping[str, Any] | None = None, second_judge: bool = False) -> dict[str, Any]:
     """Train ``preset`` into ``out_dir`` up to a total budget (``minutes`` of training time, ``epochs`` or
     ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
 
@@ -66,6 +60,7 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     ``metrics.json`` written for the same request (budget, seeds, data, judge) and the same ``last.pt`` is
     returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
     is picked on the same condition files and would be optimistic."""
+    from lab5_utils.classifier import ensure_classifier, load_classifier
     from lab5_utils.dataset import load_arrays
     from lab5_utils.evaluator import checkpoint_meta, load_evaluator
     from lab5_utils.judge import ensure_judge
@@ -77,9 +72,17 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     out_dir = Path(out_dir)
     root = Path(data_root) if data_root else ensure_default_data(progress=progress)
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
+    # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
+    classifier_path = ensure_classifier(root, progress=progress) if cfg.needs_classifier else None
     request = {"preset": cfg.name, "overrides": dict(overrides or {}), "minutes": minutes, "epochs": epochs,
                "steps": steps, "seeds": seeds, "frechet_samples": frechet_samples, "data_root": str(root),
-               "judge_sha256": file_digest(judge_path)}
+               "judge_sha256": file_digest(judge_path),
+               "classifier_sha256": classifier_path and file_digest(classifier_path), "second_judge": second_judge}
+    if second_judge:  # the cross-check: another judge, own render and seed, never seen by training
+        from lab5_utils.judge import ensure_second_judge
+
+        judge2_path = ensure_second_judge(progress=progress)
+        request["judge2_sha256"] = file_digest(judge2_path)
     metrics_file, last = out_dir / "metrics.json", out_dir / "last.pt"
     if metrics_file.is_file() and last.is_file():
         saved = json.loads(metrics_file.read_text())
@@ -90,17 +93,25 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     images, labels, _ = load_arrays(root, progress=progress)
     trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
                       progress=progress, eval_fn=make_eval_fn(judge, torch_device) if eval_every > 0 else None,
-                      eval_every=max(eval_every, 1), metric="acc_mean")
+                      eval_every=max(eval_every, 1), metric="acc_mean",
+                      classifier=classifier_path and load_classifier(classifier_path, torch_device))
     trainer.run(train_minutes=minutes, epochs=epochs, steps=steps)
-    results = {which: evaluate_generator(model, CONDITION_FILES, seeds=range(seeds), judge=judge,
-                                         device=torch_device, data_root=root, progress=progress,
-                                         frechet_samples=frechet_samples)
+    conditions = report_conditions()
+    common = {"seeds": range(seeds), "device": torch_device, "progress": progress,
+              "real_images": ceiling_images(conditions)}  # rendered once for every generator and judge
+    results = {which: evaluate_generator(model, conditions, judge=judge, data_root=root,
+                                         frechet_samples=frechet_samples, **common)
                for which, model in (("G", trainer.G), ("G_ema", trainer.G_ema))}
+    if second_judge:
+        results["G_ema_judge2"] = evaluate_generator(trainer.G_ema, conditions, frechet_samples=0, **common,
+                                                     judge=load_evaluator(judge2_path, device=torch_device))
+        results["G_ema_judge2"]["judge_sha256"] = request["judge2_sha256"]
     meta = checkpoint_meta(judge_path)
     summary = {
         "request": request, "last_sha256": file_digest(last),
         "preset": cfg.name, "config": dataclasses.asdict(cfg), "step": trainer.step,
         "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
+        "images_seen": trainer.step * cfg.batch_size * cfg.n_critic,  # real images D has seen
         "budget": {"minutes": minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
         "out_dir": str(out_dir.resolve()),
@@ -133,18 +144,23 @@ def comparison_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
     """Markdown table: one row per run with its scale, hardware and accuracies (mean ± std over seeds)."""
     rows = ["| run | G cond / D cond / loss | steps | epochs | train min | hardware | test.json (EMA) "
             "| new_test.json (EMA) | unmatched control (EMA) | test.json (raw) | new_test.json (raw) "
-            "| judge-feature FD (EMA) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| judge-feature FD (EMA) | random conditions (EMA) | exact set test / new_test / random (EMA) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         c = s["config"]
         ema, raw = headline(s, "G_ema"), headline(s, "G")
+        files = s["results"]["G_ema"]["files"]
         fd = s["results"]["G_ema"].get("frechet_judge_distance")
-        unmatched = [e.get("unmatched_mean") for e in s["results"]["G_ema"]["files"].values()]  # None: older run
+        unmatched = [files[f].get("unmatched_mean") for f in CONDITION_FILES]  # None: an older run
+        exact = [files[f].get("exact_set_mean") for f in (*CONDITION_FILES, "random") if f in files]
         cells = [f"{name}", f"{c['g_cond']} / {c['d_cond']} / {c['loss']}", str(s["step"]), str(s["epoch"]),
                  f"{s['train_time_s'] / 60:.0f}", s["hardware"],
                  f"{ema['test']:.3f} ± {ema['test_std']:.3f}", f"{ema['new_test']:.3f} ± {ema['new_test_std']:.3f}",
                  " / ".join("-" if u is None else f"{u:.3f}" for u in unmatched),
                  f"{raw['test']:.3f} ± {raw['test_std']:.3f}", f"{raw['new_test']:.3f} ± {raw['new_test_std']:.3f}",
-                 "-" if fd is None else f"{fd:.1f}"]
+                 "-" if fd is None else f"{fd:.1f}",
+                 f"{ema['random']:.3f} ± {ema['random_std']:.3f}" if "random" in ema else "-",
+                 " / ".join("-" if e is None else f"{e:.3f}" for e in exact) or "-"]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 from lab5_utils.dataset import to_signed
 from lab5_utils.evaluator import Evaluator, build_evaluator, judge_logits, save_evaluator
 from lab5_utils.paths import sha256_file
+from lab5_utils.train_utils import augment
 
 FORMAT = "lab5_utils judge v1"
 
@@ -70,30 +72,16 @@ def split_by_scene(scenes: list[int], fraction: float, seed: int) -> tuple[np.nd
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
-def augment(x: torch.Tensor, max_shift: int, hflip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Random per-image translation by up to ``max_shift`` px (edges replicated) and horizontal flip.
-
-    ``x: (B,3,H,W) in [-1,1]`` -> same shape and range. Colours are never changed.
-    """
-    b, _, h, w = x.shape
-    if max_shift > 0:
-        padded = F.pad(x, (max_shift,) * 4, mode="replicate")
-        oy = torch.randint(0, 2 * max_shift + 1, (b, 1), generator=generator)
-        ox = torch.randint(0, 2 * max_shift + 1, (b, 1), generator=generator)
-        rows = (oy + torch.arange(h)).unsqueeze(2)  # (B,H,1)
-        cols = (ox + torch.arange(w)).unsqueeze(1)  # (B,1,W)
-        x = padded.permute(0, 2, 3, 1)[torch.arange(b).view(b, 1, 1), rows, cols].permute(0, 3, 1, 2)
-    if hflip:
-        flip = torch.rand(b, generator=generator) < 0.5
-        x = torch.where(flip.view(b, 1, 1, 1), x.flip(3), x)
-    return x.contiguous()
-
-
 def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], config: JudgeConfig = JudgeConfig(),
-              device: str | torch.device = "cpu", progress: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
+              device: str | torch.device = "cpu", progress: bool = True,
+              build: Callable[[], torch.nn.Module] = build_evaluator,
+              logits: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] = judge_logits,
+              ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a judge on in-memory data. ``images: (N,3,64,64) uint8``, ``labels: (N,24) float`` multi-hot,
     ``scenes``: scene id per image (for the held-out split). Returns ``(model in eval mode, meta dict)``
-    with the per-epoch history (train loss, held-out course accuracy) and the training speed in img/s."""
+    with the per-epoch history (train loss, held-out course accuracy) and the training speed in img/s.
+    ``build()`` makes the untrained model and ``logits(model, x)`` its pre-sigmoid ``(B, 24)`` outputs (default:
+    the course ResNet18; :mod:`lab5_utils.classifier` trains its compact CNN with the same loop)."""
     images, labels = torch.as_tensor(images), torch.as_tensor(labels).float()
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images: expected uint8 (N,3,H,W), got {images.dtype} {tuple(images.shape)}")
@@ -109,7 +97,7 @@ def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], con
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = build_evaluator().to(device=device, memory_format=memory_format)
+        model = build().to(device=device, memory_format=memory_format)
     generator = torch.Generator().manual_seed(config.seed)
     steps = max(1, len(train_idx) // config.batch_size)  # drop the last partial batch (BatchNorm)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.999),
@@ -128,7 +116,7 @@ def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], con
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = augment(to_signed(images[batch]), config.max_shift, config.hflip, generator)
             x = x.to(device).contiguous(memory_format=memory_format)
-            loss = F.binary_cross_entropy_with_logits(judge_logits(model, x), labels[batch].to(device))
+            loss = F.binary_cross_entropy_with_logits(logits(model, x), labels[batch].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -190,9 +178,10 @@ def judge_cache_path(data_root: Path, config: JudgeConfig) -> Path:
 
 def ensure_judge(data_root: Path | None = None, progress: bool = True, config: JudgeConfig | None = None,
                  device: str | torch.device | None = None) -> Path:
-    """Path of the judge to use: ``$LAB5_JUDGE`` if set (e.g. the course's ``checkpoint.pth``), else our cached
-    judge for ``data_root`` (default: the judge's own synthetic render, ``paths.ensure_judge_data``, never a GAN's
-    training set), trained on first use (minutes; progress bar).
+    """Path of the judge to use: ``$LAB5_JUDGE`` if set (e.g. the course's ``checkpoint.pth``), else (no
+    ``data_root``/``config`` given, not fast mode) the shipped ``weights/judge.pth``, else our cached judge for
+    ``data_root`` (default: the judge's own synthetic render, ``paths.ensure_judge_data``, never a GAN's training
+    set), trained on first use (minutes; progress bar).
 
     ``config`` defaults to :class:`JudgeConfig` (or :meth:`JudgeConfig.tiny_config` when ``LAB5_FAST`` is set, for
     CI smoke tests; such a judge is marked ``tiny`` and its numbers must not be reported)."""
@@ -202,6 +191,11 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
         if not path.is_file():
             raise FileNotFoundError(f"LAB5_JUDGE={override}: no such judge checkpoint")
         return path
+    from lab5_utils.paths import fast_mode
+    from lab5_utils.weights import JUDGE_FILE, shipped
+
+    if data_root is None and config is None and not fast_mode() and shipped(JUDGE_FILE):
+        return shipped(JUDGE_FILE)  # type: ignore[return-value]  # weights/judge.pth: no training needed
     if data_root is None:
         from lab5_utils.paths import ensure_judge_data
 
@@ -210,9 +204,23 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
     if not (data_root / "train.json").is_file():
         raise FileNotFoundError(f"{data_root / 'train.json'}: judge data folder has no train.json")
     if config is None:
-        from lab5_utils.paths import fast_mode
-
         config = JudgeConfig.tiny_config() if fast_mode() else JudgeConfig()
+    return _cached_judge(data_root, config, device, progress)
+
+
+def ensure_second_judge(progress: bool = True, device: str | torch.device | None = None) -> Path:
+    """The second, independent judge (course format): its own render (seed ``SECOND_JUDGE_RENDER_SEED``) and
+    training seed (``SECOND_JUDGE_TRAIN_SEED``), trained on first use and cached; it never sees a GAN's training
+    set or the first judge's data. ``$LAB5_JUDGE`` does not replace it (it checks whichever judge that is)."""
+    from lab5_utils.paths import SECOND_JUDGE_RENDER_SEED, SECOND_JUDGE_TRAIN_SEED, ensure_judge_data, fast_mode
+
+    data_root = ensure_judge_data(progress=progress, seed=SECOND_JUDGE_RENDER_SEED)
+    seed = SECOND_JUDGE_TRAIN_SEED
+    return _cached_judge(data_root, JudgeConfig.tiny_config(seed) if fast_mode() else JudgeConfig(seed=seed),
+                         device, progress)
+
+
+def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.device | None, progress: bool) -> Path:
     path = judge_cache_path(data_root, config)
     if not path.is_file():
         from lab5_utils.train_utils import default_device

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lab5_utils.evaluator import load_evaluator
-from lab5_utils.judge import JudgeConfig, ensure_judge, train_judge
+from lab5_utils.judge import JudgeConfig, ensure_judge, ensure_second_judge, train_judge
 
 
 def main(argv: list[str]) -> int:
@@ -33,14 +33,21 @@ def main(argv: list[str]) -> int:
     evaluate.add_argument("--judge", type=Path, default=None, help="checkpoint (default: $LAB5_JUDGE or our judge)")
     evaluate.add_argument("--data", type=Path, default=None, help="folder with train.json + images")
     evaluate.add_argument("--ckpt", type=Path, default=None,
-                          help="a generator checkpoint (train's last.pt/best.pt): print its metrics table instead")
+                          help="a generator checkpoint (train's last.pt/best.pt): print its metrics table instead "
+                               "(without --data and --ckpt: the shipped weights/generator.pt)")
+    evaluate.add_argument("--second-judge", action="store_true",
+                          help="with a generator: also read it with the second, independent judge")
     evaluate.add_argument("--seeds", type=int, default=10, help="noise seeds for --ckpt (mean ± std over them)")
     evaluate.add_argument("--raw", action="store_true", help="with --ckpt: the raw generator instead of its EMA")
     evaluate.add_argument("--batch-size", type=int, default=256)
-    sub.add_parser("ensure", help="print the judge path, training it on first use")
+    evaluate.add_argument("--frechet-samples", type=int, default=2048,
+                          help="with a generator: images per side of the judge-feature Frechet distance (0 = skip; "
+                               "needs the rendered training set)")
+    ensure = sub.add_parser("ensure", help="print the judge path, training it on first use")
+    ensure.add_argument("--second", action="store_true", help="the second, independent judge instead")
     args = parser.parse_args(argv)
     if args.command == "ensure":
-        print(ensure_judge())
+        print(ensure_second_judge() if args.second else ensure_judge())
         return 0
     if args.command == "train":
         base = JudgeConfig.tiny_config() if args.tiny else defaults
@@ -59,10 +66,8 @@ def main(argv: list[str]) -> int:
         return 0
     from lab5_utils.dataset import load_arrays, to_signed
 
-    if args.ckpt is not None:
+    if args.ckpt is not None or args.data is None:  # a generator: --ckpt, else the shipped one
         return _eval_generator(args)
-    if args.data is None:
-        parser.error("eval needs --data DIR (a judge on a data folder) or --ckpt PATH (a generator)")
     judge_path = args.judge or ensure_judge(progress=not args.no_progress)  # the standard judge, not one fit to DIR
     judge = load_evaluator(judge_path, device=args.device, batch_size=args.batch_size)
     images, labels, filenames = load_arrays(args.data, 64, progress=not args.no_progress)
@@ -74,13 +79,18 @@ def main(argv: list[str]) -> int:
 def _eval_generator(args: argparse.Namespace) -> int:
     """``evaluator eval --ckpt PATH``: the metrics table of a trained generator (judge: --judge or the default)."""
     from lab5_utils.checkpoint import load_generator
-    from lab5_utils.metrics import CONDITION_FILES, evaluate_generator, format_metrics_table
+    from lab5_utils.cli_train import shipped_generator_path
+    from lab5_utils.metrics import evaluate_generator, format_metrics_table, report_conditions
 
-    judge_path = args.judge or ensure_judge(progress=not args.no_progress)
-    G = load_generator(args.ckpt, ema=not args.raw, device=args.device)
-    result = evaluate_generator(G, CONDITION_FILES, seeds=range(args.seeds),
-                                judge=judge_path, device=args.device, data_root=args.data,
-                                progress=not args.no_progress)
-    print(f"{args.ckpt} ({'raw' if args.raw else 'EMA'} generator)")
-    print(format_metrics_table(result))
+    ckpt = args.ckpt or shipped_generator_path()
+    G = load_generator(ckpt, ema=not args.raw, device=args.device)
+    judges = [args.judge or ensure_judge(progress=not args.no_progress)]
+    if args.second_judge:
+        judges.append(ensure_second_judge(progress=not args.no_progress))
+    print(f"{ckpt} ({'raw' if args.raw else 'EMA'} generator)")
+    for judge_path in judges:
+        result = evaluate_generator(G, report_conditions(), seeds=range(args.seeds), judge=judge_path,
+                                    device=args.device, data_root=args.data, progress=not args.no_progress,
+                                    frechet_samples=args.frechet_samples if judge_path == judges[0] else 0)
+        print(format_metrics_table(result))
     return 0

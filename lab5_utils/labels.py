@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 NUM_CLASSES = 24
@@ -140,3 +142,30 @@ def resolve_conditions(name_or_path: str | Path) -> Path:
     if name in {"test.json", "new_test.json"} and not Path(name).exists():
         return package_file(name)
     return Path(name)
+
+
+def random_conditions(n: int = 96, seed: int = 0, exclude: Sequence[str | Path] = ("test", "new_test"),
+                      ) -> list[list[str]]:
+    """``n`` distinct random valid conditions of 1-3 objects (sizes 1, 2, 3, 1, ... in turn while sizes remain:
+    there are only 24 one-object conditions), none of which is, as a set, a condition of the files in
+    ``exclude``: a generalisation check beyond the 64 conditions a generator could be tuned to. Labels of a
+    condition are in index order; the same ``seed`` gives the same list."""
+    available = {k: math.comb(NUM_CLASSES, k) for k in range(1, MAX_OBJECTS + 1)}
+    taken = {frozenset(c) for source in exclude for c in load_conditions(resolve_conditions(source))}
+    for condition in taken:
+        available[len(condition)] -= 1
+    if not 1 <= n <= sum(available.values()):
+        raise ValueError(f"random_conditions: n must be in [1, {sum(available.values())}], got {n}")
+    names = class_names()
+    rng = np.random.default_rng(seed)
+    out: list[list[str]] = []
+    while len(out) < n:
+        sizes = [k for k in range(1, MAX_OBJECTS + 1) if available[k] > 0]
+        k = sizes[len(out) % len(sizes)]
+        picked = sorted(rng.choice(NUM_CLASSES, size=k, replace=False).tolist())
+        condition = [names[i] for i in picked]
+        if frozenset(condition) not in taken:
+            taken.add(frozenset(condition))
+            available[k] -= 1
+            out.append(condition)
+    return out

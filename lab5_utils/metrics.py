@@ -8,7 +8,7 @@ so it is NOT an FID and is only comparable between runs that use the same judge.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,35 @@ import numpy as np
 import torch
 from torch import nn
 
-from lab5_utils.evaluator import Evaluator, as_evaluator, load_evaluator, topk_hits, unmatched_accuracy
-from lab5_utils.labels import MAX_OBJECTS, class_names, encode_batch, load_conditions, resolve_conditions
+from lab5_utils.evaluator import (
+    Evaluator,
+    as_evaluator,
+    compute_acc,
+    exact_set_hits,
+    load_evaluator,
+    topk_hits,
+    unmatched_accuracy,
+)
+from lab5_utils.labels import (
+    MAX_OBJECTS,
+    class_names,
+    encode_batch,
+    load_conditions,
+    random_conditions,
+    resolve_conditions,
+)
+from lab5_utils.sampling import Renderer, generate, real_to_signed, render_real
 
 # The course's two condition files, as ``evaluate_generator``'s ``conditions`` argument (name -> file).
 CONDITION_FILES = {"test": "test", "new_test": "new_test"}
-
+RANDOM_CONDITIONS = 96  # the generalisation check: random valid conditions in neither course file (seed 0)
 Conditions = Sequence[Sequence[str]]
-Renderer = Callable[[list[list[str]], int], torch.Tensor]
+
+
+def report_conditions() -> dict[str, Any]:
+    """What a run's final metrics measure: both course files and ``random``, :data:`RANDOM_CONDITIONS` random
+    valid conditions of 1-3 objects that are in neither file (:func:`lab5_utils.labels.random_conditions`)."""
+    return {**CONDITION_FILES, "random": random_conditions(RANDOM_CONDITIONS, seed=0)}
 
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -46,64 +67,6 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(value.clamp(min=0))
 
 
-def generate(G: nn.Module, y: torch.Tensor, seed: int, device: str | torch.device = "cpu",
-             batch_size: int = 256) -> torch.Tensor:
-    """Images ``(N,3,64,64) in [-1,1]`` (CPU) from ``G(z, y)`` for ``y: (N,24)`` multi-hot.
-
-    The noise is ``torch.randn(N, G.z_dim, generator=torch.Generator().manual_seed(seed))`` drawn on CPU and
-    then moved to ``device``, so a seed gives the same images on any device. ``G`` runs in eval mode under
-    ``no_grad`` and its training flag is restored afterwards.
-    """
-    z_dim = getattr(G, "z_dim", None)
-    if not isinstance(z_dim, int):
-        raise ValueError(f"generator {type(G).__name__} needs an integer attribute z_dim (got {z_dim!r})")
-    z = torch.randn(len(y), z_dim, generator=torch.Generator().manual_seed(int(seed)))
-    was_training = G.training
-    G.eval()
-    out = []
-    try:
-        with torch.no_grad():
-            for start in range(0, len(y), batch_size):
-                stop = start + batch_size
-                out.append(G(z[start:stop].to(device), y[start:stop].to(device)).float().cpu())
-    finally:
-        G.train(was_training)
-    images = torch.cat(out)
-    if images.shape != (len(y), 3, 64, 64):
-        raise ValueError(f"generator returned {tuple(images.shape)}, expected ({len(y)}, 3, 64, 64)")
-    return images
-
-
-def real_to_signed(images: torch.Tensor) -> torch.Tensor:
-    """Real images -> ``(N,3,64,64)`` float in [-1,1]. Accepts uint8 ``(N,3,H,W)`` or ``(N,H,W,3)`` (resized to
-    64x64 with the loader's PIL bilinear resize) or float ``(N,3,64,64)`` already in [-1,1]."""
-    from lab5_utils.dataset import resize_uint8, to_signed
-
-    images = torch.as_tensor(images)
-    if images.dtype != torch.uint8:
-        if images.ndim != 4 or tuple(images.shape[1:]) != (3, 64, 64):
-            raise ValueError(f"float real images must be (N,3,64,64) in [-1,1], got {tuple(images.shape)}")
-        if images.numel() and (images.min() < -1.0 or images.max() > 1.0 or images.min() >= 0.0):
-            raise ValueError(f"float real images must be in [-1,1] (not [0,1] or [0,255]): got values in "
-                             f"[{images.min().item():.3g}, {images.max().item():.3g}]")
-        return images.float()
-    if images.ndim == 4 and images.shape[-1] == 3 and images.shape[1] != 3:
-        images = images.permute(0, 3, 1, 2).contiguous()
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"uint8 real images must be (N,3,H,W) or (N,H,W,3), got {tuple(images.shape)}")
-    if tuple(images.shape[2:]) != (64, 64):
-        images = resize_uint8(images, 64)
-    return to_signed(images)
-
-
-def render_real(conditions: list[list[str]], seed: int) -> torch.Tensor:
-    """Default ceiling renderer: ``lab5_utils.render.render_conditions`` at its default size (the synthetic
-    set's), uint8 ``(N,H,W,3)``; :func:`real_to_signed` resizes it to 64x64 like the loader."""
-    from lab5_utils.render import render_conditions
-
-    return torch.as_tensor(render_conditions(conditions, seed))
-
-
 def _normalise(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
                ) -> dict[str, list[list[str]]]:
     if isinstance(conditions, str | Path):
@@ -121,6 +84,13 @@ def _normalise(conditions: Mapping[str, Conditions | str | Path] | Conditions | 
     return out
 
 
+def ceiling_images(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
+                   renderer: Renderer = render_real, seed: int = 0) -> dict[str, torch.Tensor]:
+    """``{name: renderer(conditions of name, seed)}``: the real images behind every ``ceiling``, rendered once and
+    passed as ``evaluate_generator(real_images=...)`` to each generator and judge measured on them."""
+    return {name: renderer(conds, seed) for name, conds in _normalise(conditions).items()}
+
+
 def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds: list[int], device: Any,
                   batch_size: int) -> dict[str, Any]:
     y = encode_batch(conds)
@@ -129,12 +99,13 @@ def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds:
     class_total = torch.zeros(y.shape[1], dtype=torch.long)
     count_hits = torch.zeros(MAX_OBJECTS + 1, dtype=torch.long)
     count_total = torch.zeros(MAX_OBJECTS + 1, dtype=torch.long)
-    per_seed, unmatched = [], []
+    per_seed, unmatched, exact = [], [], []
     for seed in seeds:
         predicted = judge.predict(generate(G, y, seed, device, batch_size))
         hit, present = topk_hits(predicted, y)
         per_seed.append(int(hit.sum()) / int(present.sum()))  # exactly compute_acc's value
         unmatched.append(unmatched_accuracy(predicted, y))
+        exact.append(float(exact_set_hits(predicted, y).float().mean()))
         class_hits += hit.sum(0)
         class_total += present.sum(0)
         count_hits.index_add_(0, counts, hit.sum(1))
@@ -147,6 +118,9 @@ def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds:
         "accuracy_std": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0,
         "per_seed": per_seed,
         "best_seed": {"seed": seeds[best], "accuracy": per_seed[best]},
+        # the fraction of images whose thresholded judge output is exactly the requested set (mean over seeds)
+        "exact_set_mean": float(np.mean(exact)),
+        "exact_set_std": float(np.std(exact, ddof=1)) if len(exact) > 1 else 0.0,
         # the same images scored against the other conditions of their size (None: no two share a size)
         "unmatched_mean": None if np.isnan(unmatched).all() else float(np.mean(unmatched)),
         "per_class": dict(zip(class_names(), ratio, strict=True)),
@@ -201,7 +175,11 @@ def evaluate_generator(
         real = (real_images or {}).get(name)
         if real is None and renderer is not None:
             real = renderer(conds, render_seed)
-        entry["ceiling"] = None if real is None else judge.accuracy(real_to_signed(real), encode_batch(conds))
+        entry["ceiling"] = entry["ceiling_exact_set"] = None
+        if real is not None:  # the judge on real images of the same conditions: what a perfect G would score
+            y, predicted = encode_batch(conds), judge.predict(real_to_signed(real))
+            entry["ceiling"] = compute_acc(predicted, y)
+            entry["ceiling_exact_set"] = float(exact_set_hits(predicted, y).float().mean())
         result["files"][name] = entry
     result.update(_frechet(G, judge, reference, data_root, frechet_samples, frechet_seed, device, batch_size,
                            progress))
@@ -236,14 +214,15 @@ def format_metrics_table(d: Mapping[str, Any]) -> str:
     seeds = d.get("seeds", [])
     lines = [f"judge: {d.get('judge')}{'  (TINY test judge: do not report)' if d.get('judge_tiny') else ''}",
              f"{'conditions':<14}{'accuracy (mean ± std)':>24}{'seeds':>7}{'best seed':>16}{'ceiling':>9}"
-             f"{'unmatched':>10}{'1 obj':>7}{'2 obj':>7}{'3 obj':>7}"]
+             f"{'unmatched':>10}{'exact set':>10}{'1 obj':>7}{'2 obj':>7}{'3 obj':>7}"]
     for name, e in d.get("files", {}).items():
         counts = "".join(f"{'-' if v is None else f'{v:.3f}':>7}" for v in e["per_count"].values())
         ceiling = "-" if e.get("ceiling") is None else f"{e['ceiling']:.3f}"
         best = f"{e['best_seed']['accuracy']:.3f} (s={e['best_seed']['seed']})"
         unmatched = "-" if e.get("unmatched_mean") is None else f"{e['unmatched_mean']:.3f}"  # older metrics.json
+        exact = "-" if e.get("exact_set_mean") is None else f"{e['exact_set_mean']:.3f}"  # older metrics.json
         lines.append(f"{name:<14}{e['accuracy_mean']:>15.3f} ± {e['accuracy_std']:.3f}{len(seeds):>7}{best:>16}"
-                     f"{ceiling:>9}{unmatched:>10}{counts}")
+                     f"{ceiling:>9}{unmatched:>10}{exact:>10}{counts}")
     fjd = d.get("frechet_judge_distance")
     if fjd is not None:
         n = d["frechet_samples"]

@@ -47,20 +47,25 @@ def plot_run(summary: Mapping[str, Any], run_dir: str | Path) -> Figure:
     return plot_losses(run_dir)
 
 
-def show_grids(G: nn.Module, figures: str | Path, prefix: str, seed: int = 0) -> list[Figure]:
+def show_grids(G: nn.Module, figures: str | Path, prefix: str, seed: int = 0) -> Figure:
     """The 32 images of ``test.json`` and of ``new_test.json`` from noise seed ``seed``, 8 per row: saved as
-    ``figures/<prefix>_<file>_grid.png`` and returned as figures (``G`` as given, e.g. the EMA generator)."""
+    ``figures/<prefix>_<file>_grid.png`` and returned as ONE figure with both grids side by side (``G`` as given,
+    e.g. the EMA generator), so that a notebook cell ending with this call shows them."""
     from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
     from lab5_utils.metrics import generate
-    from lab5_utils.viz import save_grid, show_grid
+    from lab5_utils.viz import grid_uint8, new_figure, save_grid
 
-    out = []
-    for name in CONDITION_FILES:
+    fig = new_figure((16, 4.6))
+    for column, name in enumerate(CONDITION_FILES):
         y = encode_batch(load_conditions(resolve_conditions(name)), where=name)
         images = generate(G, y, seed=seed)
         save_grid(images, Path(figures) / f"{prefix}_{name}_grid.png")
-        out.append(show_grid(images, title=f"{name}.json: noise seed {seed}", figsize=(9, 5)))
-    return out
+        ax = fig.add_subplot(1, len(CONDITION_FILES), column + 1)
+        ax.imshow(grid_uint8(images).permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"{name}.json: noise seed {seed}")
+    fig.tight_layout()
+    return fig
 
 
 def show_metrics(summary: Mapping[str, Any], per_class_png: str | Path) -> Figure:

@@ -12,6 +12,9 @@ DEFAULT_SEED = 0
 # ones), so it has never seen a GAN's training image, as the course's evaluator was trained on its own set.
 JUDGE_SCENES = 12000
 JUDGE_SEED = 1
+# The second, independent judge (issue 11's cross-check): another render seed and another training seed.
+SECOND_JUDGE_RENDER_SEED = 2
+SECOND_JUDGE_TRAIN_SEED = 1
 FAST_SCENES = 40
 # Bumped whenever the renderer's output changes, so a cached render of an older renderer is never reused.
 RENDERER_VERSION = 3
@@ -38,15 +41,15 @@ def fast_mode() -> bool:
     return os.environ.get("LAB5_FAST", "") not in {"", "0"}
 
 
-def ensure_judge_data(progress: bool = True) -> Path:
-    """The judge's own synthetic set (``JUDGE_SCENES`` scenes of seed ``JUDGE_SEED``; ``FAST_SCENES`` in fast
-    mode), rendered once into the cache."""
+def ensure_judge_data(progress: bool = True, seed: int = JUDGE_SEED) -> Path:
+    """A judge's own synthetic set (``JUDGE_SCENES`` scenes of render seed ``seed``, default ``JUDGE_SEED``;
+    ``FAST_SCENES`` in fast mode), rendered once into the cache."""
     scenes = FAST_SCENES if fast_mode() else JUDGE_SCENES
-    root = cache_dir() / f"judge_iclevr_r{RENDERER_VERSION}_seed{JUDGE_SEED}_scenes{scenes}"
+    root = cache_dir() / f"judge_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}"
     if not (root / "train.json").is_file():
         from lab5_utils.render import render_dataset
 
-        render_dataset(root, scenes=scenes, seed=JUDGE_SEED, progress=progress)
+        render_dataset(root, scenes=scenes, seed=seed, progress=progress)
     return root
 
 

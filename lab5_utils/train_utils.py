@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lab5_utils.labels import NUM_CLASSES
@@ -18,6 +20,39 @@ from lab5_utils.labels import NUM_CLASSES
 def default_device() -> torch.device:
     """``cuda`` when available, else ``cpu``."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_model() -> str:
+    """The CPU's model name as ``lscpu`` shows it (from /proc/cpuinfo), e.g. ``"AMD EPYC"``."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def describe_device(device: torch.device) -> str:
+    """``"NVIDIA H100 80GB HBM3"`` or ``"CPU AMD EPYC (2 cores, x86_64, 2 torch threads)"``: the hardware a
+    number was measured on."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return (f"CPU {cpu_model()} ({os.cpu_count()} cores, {platform.machine()}, "
+            f"{torch.get_num_threads()} torch threads)")
+
+
+def eta_line(cfg: Any, limits: Any, step_s: float, batches_per_epoch: int) -> str:
+    """When the nearest budget will be met at ``step_s`` seconds per generator step. ``limits``: Trainer.run's
+    ``((steps, reached), (epochs, reached), (wall seconds, reached), (training seconds, reached))``."""
+    import time
+
+    steps_per_epoch = batches_per_epoch / cfg.n_critic
+    left = [max(0.0, limit - reached()) / per_step * step_s  # budget left in its unit -> seconds
+            for (limit, reached), per_step in zip(limits, (1.0, 1.0 / steps_per_epoch, step_s, step_s), strict=True)
+            if limit is not None]
+    seconds = min(left)
+    finish = time.strftime("%H:%M", time.localtime(time.time() + seconds))
+    return (f"{cfg.name}: {step_s:.2f} s/step ({cfg.batch_size * cfg.n_critic / step_s:.0f} real img/s) -> budget "
+            f"met in about {seconds / 60:.0f} min (~{finish}), plus evaluations")
 
 
 def as_arrays(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,6 +90,28 @@ def random_dataset(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     for i in range(n):
         labels[i, torch.randperm(NUM_CLASSES, generator=g)[: 1 + i % 3]] = 1.0
     return images, labels
+
+
+def augment(x: torch.Tensor, max_shift: int, hflip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random per-image translation by up to ``max_shift`` px (edges replicated) and horizontal flip.
+
+    ``x: (B,3,H,W) in [-1,1]`` -> same shape and range. Colours are never changed. Differentiable in ``x`` (a
+    gather), so it also serves as DiffAugment's translation and before the frozen classifier in G's loss. The
+    offsets are drawn on ``generator``'s (CPU) device and the result is on ``x``'s device.
+    """
+    b, _, h, w = x.shape
+    if max_shift > 0:
+        padded = F.pad(x, (max_shift,) * 4, mode="replicate")
+        oy = torch.randint(0, 2 * max_shift + 1, (b, 1), generator=generator)
+        ox = torch.randint(0, 2 * max_shift + 1, (b, 1), generator=generator)
+        rows = (oy + torch.arange(h)).unsqueeze(2)  # (B,H,1)
+        cols = (ox + torch.arange(w)).unsqueeze(1)  # (B,1,W)
+        index = (torch.arange(b).view(b, 1, 1).to(x.device), rows.to(x.device), cols.to(x.device))
+        x = padded.permute(0, 2, 3, 1)[index].permute(0, 3, 1, 2)
+    if hflip:
+        flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+        x = torch.where(flip.view(b, 1, 1, 1), x.flip(3), x)
+    return x.contiguous()
 
 
 class BatchStream:

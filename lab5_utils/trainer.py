@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,11 +27,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lab5_utils.checkpoint import load_generator, restore_trainer, save_checkpoint, trainer_state
+from lab5_utils.checkpoint import load_generator, restore_trainer, save_checkpoint, state_digest, trainer_state
 from lab5_utils.config import TrainConfig
 from lab5_utils.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.models import attention_gammas, build_models
-from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, default_device, ema_update
+from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, augment, default_device, ema_update, eta_line
 
 __all__ = ["NonFiniteLossError", "Trainer", "fit", "load_generator"]
 EvalFn = Callable[[nn.Module], Mapping[str, float]]
@@ -46,12 +47,17 @@ class Trainer:
     ``data``: ``(images uint8 (N, 3, 64, 64), labels (N, 24))`` (``load_arrays`` output), an ``ICLEVR`` dataset
     or a folder. ``eval_fn(G) -> {metric: value}`` is called with G in eval mode under ``no_grad`` for G and
     G_ema every ``eval_every`` steps; the larger ``metric`` (default: the first key) of the two picks best.pt.
-    ``resume=True`` continues from ``out_dir/last.pt`` (refusing one of another preset).
+    ``resume=True`` continues from ``out_dir/last.pt`` (refusing one of another preset). ``classifier`` is the
+    frozen aux classifier (:mod:`lab5_utils.classifier`) that ``cfg.needs_classifier`` (a classifier term in G's
+    loss, or a projected D) needs; its weights' digest is checkpointed and a resume with another one warns.
     """
 
     def __init__(self, cfg: TrainConfig, data: Any, out_dir: str | Path, *, resume: bool = False,
                  device: str | torch.device | None = None, progress: bool = True, eval_fn: EvalFn | None = None,
-                 eval_every: int = 1000, metric: str | None = None) -> None:
+                 eval_every: int = 1000, metric: str | None = None, classifier: nn.Module | None = None) -> None:
+        if cfg.needs_classifier and classifier is None:
+            raise ValueError(f"{cfg.name}: cls_weight={cfg.cls_weight}, arch={cfg.arch!r} needs the frozen aux "
+                             "classifier (classifier=load_classifier(ensure_classifier(data_root)))")
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.device = torch.device(device) if device is not None else default_device()
         self.progress, self.eval_fn, self.eval_every, self.metric = progress, eval_fn, eval_every, metric
@@ -59,8 +65,14 @@ class Trainer:
         self.G, self.D = (m.to(self.device) for m in build_models(cfg))
         self.fused = per_sample(self.D)  # score real and fake in one critic forward
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.classifier = None if cfg.cls_weight == 0 or classifier is None else \
+            classifier.to(self.device).eval().requires_grad_(False)
+        if cfg.arch == "projected":  # D judges in the frozen classifier's feature space
+            self.D.load_features(classifier)
+        self.d_params = [p for p in self.D.parameters() if p.requires_grad]  # not a frozen feature network
+        self.classifier_digest = state_digest(classifier) if cfg.needs_classifier else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.d_params, lr=cfg.lr_d, betas=cfg.betas)
         self.d_loss, self.g_loss = LOSSES[cfg.loss]
         self.batches = BatchStream(images, labels, cfg.batch_size, cfg.seed, self.device)
         self.noise = torch.Generator().manual_seed(cfg.seed + 2)  # z and GP alphas, drawn on the CPU
@@ -88,6 +100,8 @@ class Trainer:
         off). A per-sample critic scores real and fake in ONE forward over ``cat([real, fake])``; the GP's
         interpolates get their own forward (inside the concatenated batch, the gradient w.r.t. them would be
         backpropagated through all 3B samples: measured ~1.9x slower on CPU)."""
+        if self.cfg.d_shift:  # DiffAugment translation, the same kind of shift for real and fake
+            real, fake = (augment(x, self.cfg.d_shift, False, self.noise) for x in (real, fake))
         x_hat = interpolates(real, fake, self.noise) if with_gp else None
         if self.fused:
             score, aux = self.D(torch.cat([real, fake]), y.repeat(2, 1))
@@ -101,7 +115,8 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One generator step after ``n_critic`` critic steps; returns the step's losses as floats."""
         cfg, aux_on = self.cfg, self.cfg.uses_aux
-        self.D.requires_grad_(True)
+        for p in self.d_params:
+            p.requires_grad_(True)
         stats: dict[str, torch.Tensor] = {}
         for i in range(cfg.n_critic):
             x, y = self.batches.next()
@@ -126,14 +141,20 @@ class Trainer:
             d_total.backward()  # adversarial + GP + aux: one backward, one optimiser step
             self.opt_d.step()
         stats["d_loss"] = d_total.detach()
-        self.D.requires_grad_(False)
+        for p in self.d_params:
+            p.requires_grad_(False)
         with self._autocast():
-            score, aux = self.D(fake, y)
+            score, aux = self.D(augment(fake, cfg.d_shift, False, self.noise) if cfg.d_shift else fake, y)
             g_total = self.g_loss(score.float())
             if aux_on:
                 g_aux = aux_bce(aux, y)
                 g_total = g_total + cfg.aux_weight * g_aux
                 stats["g_aux"] = g_aux.detach()
+            if self.classifier is not None:  # frozen: its BCE moves G only
+                g_cls = aux_bce(self.classifier(augment(fake, cfg.cls_shift, True, self.noise)), y)
+                ramp = min(1.0, self.step / cfg.cls_warmup) if cfg.cls_warmup else 1.0  # step: done so far
+                g_total = g_total + cfg.cls_weight * ramp * g_cls
+                stats["g_cls"] = g_cls.detach()
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
@@ -157,6 +178,7 @@ class Trainer:
         if minutes is None and epochs is None and steps is None and train_minutes is None:
             raise ValueError("run: give minutes, epochs, steps and/or train_minutes")
         start, window_start, window_steps, first_step = time.monotonic(), time.monotonic(), 0, self.step
+        first_time, eta_said = self.train_time, False
         limits = ((steps, lambda: self.step), (epochs, lambda: self.batches.epoch),
                   (None if minutes is None else 60 * minutes, lambda: time.monotonic() - start),
                   (None if train_minutes is None else 60 * train_minutes, lambda: self.train_time))
@@ -169,6 +191,10 @@ class Trainer:
                 self.log.add(values)
                 window_steps += 1
                 bar.update(1)
+                if not eta_said and time.monotonic() - start >= 20:  # once, within the first minute
+                    step_s = (self.train_time - first_time) / (self.step - first_step)
+                    tqdm.write(eta_line(self.cfg, limits, step_s, self.batches.batches_per_epoch), file=sys.stderr)
+                    eta_said = True
                 if self.step % self.cfg.log_every == 0:
                     rate = window_steps * self.cfg.batch_size * self.cfg.n_critic / (time.monotonic() - window_start)
                     row = self.log.flush(self._log_extra(rate))
@@ -222,8 +248,8 @@ class Trainer:
 def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, *, minutes: float | None = None,
         epochs: int | None = None, steps: int | None = None, resume: bool = False,
         device: str | torch.device | None = None, progress: bool = True, eval_fn: EvalFn | None = None,
-        eval_every: int = 1000, metric: str | None = None) -> Trainer:
+        eval_every: int = 1000, metric: str | None = None, classifier: nn.Module | None = None) -> Trainer:
     """Train ``cfg`` on ``data`` into ``out_dir`` (see :class:`Trainer`); returns the trainer (``.G_ema`` etc.)."""
     trainer = Trainer(cfg, data, out_dir, resume=resume, device=device, progress=progress, eval_fn=eval_fn,
-                      eval_every=eval_every, metric=metric)
+                      eval_every=eval_every, metric=metric, classifier=classifier)
     return trainer.run(minutes=minutes, epochs=epochs, steps=steps)

@@ -38,7 +38,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, padding: in
     return path
 
 
-def _figure(figsize: tuple[float, float]) -> Figure:
+def new_figure(figsize: tuple[float, float]) -> Figure:
     """A pyplot-made Figure, closed at once: Jupyter shows it once when returned, scripts leak nothing."""
     import matplotlib.pyplot as plt
 
@@ -52,7 +52,7 @@ def show_grid(images: torch.Tensor, nrow: int = 8, title: str | None = None,
     """A matplotlib Figure of the grid of ``images: (N,3,H,W) in [-1,1]`` (displayed by Jupyter when returned)."""
     grid = grid_uint8(images, nrow)
     height, width = grid.shape[1:]
-    fig = _figure(figsize or (max(2.0, width / 64), max(2.0, height / 64) + (0.4 if title else 0.0)))
+    fig = new_figure(figsize or (max(2.0, width / 64), max(2.0, height / 64) + (0.4 if title else 0.0)))
     ax = fig.add_subplot()
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.set_axis_off()
@@ -68,7 +68,7 @@ def plot_history(history: Sequence[Mapping[str, float | None]], keys: Sequence[s
     if not history:
         raise ValueError("plot_history: empty history")
     keys = list(keys or [k for k in history[0] if k != "epoch"])
-    fig = _figure(figsize)
+    fig = new_figure(figsize)
     ax = fig.add_subplot()
     x = [record.get("epoch", i + 1) for i, record in enumerate(history)]
     for key in keys:

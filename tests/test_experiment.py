@@ -24,9 +24,11 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert first["step"] == 2 and first["seeds"] == 2 and first["judge_tiny"] is True
     assert "CPU" in first["hardware"] and first["images"] == 24
     for which in ("G", "G_ema"):
-        for name in ("test", "new_test"):
+        for name in ("test", "new_test", "random"):
             entry = first["results"][which]["files"][name]
             assert len(entry["per_seed"]) == 2 and 0.0 <= entry["accuracy_mean"] <= 1.0
+            assert 0.0 <= entry["exact_set_mean"] <= 1.0
+    assert first["images_seen"] == 2 * 4 * 5 and first["request"]["classifier_sha256"] is None
     assert json.loads((out / "metrics.json").read_text())["step"] == 2
     again = experiment.run_preset("tiny_wgan_gp", out, steps=2, data_root=tiny_root, device="cpu", seeds=2,
                                   eval_every=1, frechet_samples=0, progress=False)
@@ -59,8 +61,8 @@ def check_notebook_helpers(summary, run_dir, figures, capsys):
     assert notebook.run_line(summary) in capsys.readouterr().out
     assert notebook.run_line({**summary, "judge_holdout_accuracy": None}).endswith("(held-out accuracy n/a)")
     grids = notebook.show_grids(load_generator(run_dir / "last.pt"), figures, prefix="tiny")
-    assert len(grids) == 2 and sorted(p.name for p in figures.iterdir()) == ["tiny_new_test_grid.png",
-                                                                             "tiny_test_grid.png"]
+    assert len(grids.axes) == 2 and sorted(p.name for p in figures.iterdir()) == ["tiny_new_test_grid.png",
+                                                                                  "tiny_test_grid.png"]
     assert notebook.show_metrics(summary, figures / "per_class.png").axes
     printed = capsys.readouterr().out
     assert "chance level on test.json" in printed and "raw generator" in printed

@@ -152,3 +152,47 @@ def test_real_images_in_the_wrong_range_are_refused():
     with pytest.raises(ValueError, match=r"in \[-1,1\] \(not \[0,1\]"):
         real_to_signed(torch.rand(2, 3, 64, 64))  # [0, 1] floats
     assert real_to_signed(torch.rand(2, 3, 64, 64) * 2 - 1).shape == (2, 3, 64, 64)
+
+
+def test_exact_set_counts_only_exactly_the_requested_set():
+    y = torch.zeros(4, 24)
+    y[0, [1, 2]] = y[1, [1, 2]] = y[2, [1, 2]] = y[3, 5] = 1
+    out = torch.full((4, 24), 0.1)
+    out[0, [1, 2]] = 0.9  # exactly the set
+    out[1, [1, 2, 7]] = 0.9  # an extra object: top-k still hits both, exact set misses
+    out[2, 1] = 0.9  # a missing object
+    out[3, 5] = 0.5  # not above the threshold
+    assert M.exact_set_hits(out, y).tolist() == [True, False, False, False]
+    with pytest.raises(ValueError, match="must both be"):
+        M.exact_set_hits(out[:, :3], y)
+
+
+def test_exact_set_and_its_ceiling_in_the_metrics(judge):
+    y = toy_labels(32, 11)
+    conds = conditions_of(y)
+    real = toy_images(y, seed=9)
+    kwargs = {"judge": judge, "real_images": {"toy": real}, "frechet_samples": 0, "progress": False}
+    good = M.evaluate_generator(RealToy(), {"toy": conds}, seeds=range(2), **kwargs)["files"]["toy"]
+    bad = M.evaluate_generator(Noise(), {"toy": conds}, seeds=range(2), **kwargs)["files"]["toy"]
+    expected = float(M.exact_set_hits(judge.predict(real.float() / 127.5 - 1), y).float().mean())
+    assert good["exact_set_mean"] == pytest.approx(expected) == pytest.approx(good["ceiling_exact_set"])
+    assert good["exact_set_std"] == pytest.approx(0.0, abs=1e-12)
+    assert bad["exact_set_mean"] < good["exact_set_mean"]
+    assert "exact set" in M.format_metrics_table({"files": {"toy": good}, "seeds": [0, 1]})
+
+
+def test_random_conditions_are_valid_new_and_seeded():
+    from lab5_utils.labels import load_conditions, random_conditions, resolve_conditions
+
+    conds = random_conditions(96, seed=0)
+    assert conds == random_conditions(96, seed=0) and conds != random_conditions(96, seed=1)
+    encode_batch(conds)  # valid: known, distinct labels, 1-3 of them
+    sets = [frozenset(c) for c in conds]
+    assert len(set(sets)) == 96
+    course = {frozenset(c) for f in ("test", "new_test") for c in load_conditions(resolve_conditions(f))}
+    assert not set(sets) & course
+    sizes = [len(c) for c in conds]
+    assert set(sizes) == {1, 2, 3} and min(sizes.count(k) for k in (2, 3)) >= 32
+    assert M.report_conditions()["random"] == conds
+    with pytest.raises(ValueError, match="random_conditions: n must be in"):
+        random_conditions(10**6)

@@ -16,7 +16,7 @@ from lab5_utils.train_utils import random_dataset
 
 G_CONDS = ["concat", "cbn", "concat+cbn"]
 D_CONDS = ["concat", "projection", "acgan", "projection+acgan", "concat+acgan"]
-ARCHS = ["dcgan", "sagan", "wgan"]
+ARCHS = ["dcgan", "sagan", "wgan", "sngan"]
 
 
 def _cfg(arch: str, g_cond: str = "cbn", d_cond: str = "projection", **kw: object) -> TrainConfig:

@@ -1,6 +1,6 @@
 """GAN families for 64x64 i-CLEVR and the ``build_models(cfg) -> (G, D)`` factory.
 
-Every family module (``dcgan``, ``sagan``, ``wgan``) exposes ``Generator`` and ``Discriminator``:
+Every family module (``dcgan``, ``sagan``, ``wgan``, ``sngan``, ``projected``, ``compose``) exposes ``Generator`` and ``Discriminator``:
 
 * ``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in ``[-1, 1]``; ``G.z_dim`` is the noise size;
 * ``D(x: (B, 3, 64, 64) in [-1, 1], y: (B, 24)) -> (score (B,), aux_logits (B, 24) or None)``, score high for real.
@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from lab5_utils.models import dcgan, sagan, wgan
+from lab5_utils.models import compose, dcgan, projected, sagan, sngan, wgan
 from lab5_utils.models.layers import SelfAttention
 
 if TYPE_CHECKING:
     from lab5_utils.config import TrainConfig
 
-FAMILIES: dict[str, ModuleType] = {"dcgan": dcgan, "sagan": sagan, "wgan": wgan}
+FAMILIES: dict[str, ModuleType] = {"dcgan": dcgan, "sagan": sagan, "wgan": wgan, "sngan": sngan,
+                                   "projected": projected, "compose": compose}
 GENERATORS: dict[str, type[nn.Module]] = {name: module.Generator for name, module in FAMILIES.items()}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {name: module.Discriminator for name, module in FAMILIES.items()}
 

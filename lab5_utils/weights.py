@@ -1,0 +1,112 @@
+"""The shipped trained result under the repository's ``weights/`` folder: the final EMA generator and our judge,
+fp16 on disk (loaded back as fp32), each with its sha256 and a provenance line in ``weights/manifest.json``.
+
+A fresh clone previews and evaluates with them in seconds: ``generate`` and ``evaluator eval`` fall back to the
+generator, :func:`lab5_utils.judge.ensure_judge` to the judge (so nothing is trained before a first number), and
+:func:`load_shipped_generator` gives the widget and the notebooks the generator. Only ``python -m lab5_utils
+export`` writes there, and it never overwrites a file (training never touches ``weights/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lab5_utils.paths import sha256_file
+
+GENERATOR_FILE = "generator.pt"
+JUDGE_FILE = "judge.pth"
+MANIFEST = "manifest.json"
+
+
+def weights_dir() -> Path:
+    """``$LAB5_WEIGHTS`` or the ``weights/`` folder beside the package (a source checkout / editable install)."""
+    if os.environ.get("LAB5_WEIGHTS"):
+        return Path(os.environ["LAB5_WEIGHTS"]).expanduser()
+    return Path(__file__).resolve().parents[1] / "weights"
+
+
+def shipped(name: str) -> Path | None:
+    """``weights_dir()/name`` if it exists (``GENERATOR_FILE`` or ``JUDGE_FILE``), else ``None``."""
+    path = weights_dir() / name
+    return path if path.is_file() else None
+
+
+def _half(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu() for k, v in state.items()}
+
+
+def _save_new(payload: dict[str, Any], path: Path) -> None:
+    if path.exists():
+        raise FileExistsError(f"{path}: already there; shipped weights are written once (remove it on purpose)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_generator(ckpt_path: str | Path, out: str | Path, provenance: Mapping[str, Any]) -> Path:
+    """Write the EMA generator of a ``train`` checkpoint as a small GAN checkpoint (fp16 ``G_ema``, config, step,
+    training time, ``provenance``) that :func:`lab5_utils.checkpoint.load_generator` reads."""
+    from lab5_utils.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(ckpt_path)
+    payload = {key: ckpt[key] for key in ("format", "preset", "config", "step", "epoch", "train_time_s")}
+    payload.update(kind="export", G_ema=_half(ckpt["G_ema"]), provenance=dict(provenance))
+    _save_new(payload, Path(out))
+    return Path(out)
+
+
+def export_judge(judge_path: str | Path, out: str | Path) -> Path:
+    """Write a course-format judge ``{'model': fp16 state_dict, 'meta': ...}`` (the course's
+    ``load_state_dict(ckpt['model'])`` and :func:`lab5_utils.evaluator.load_evaluator` restore fp32)."""
+    from lab5_utils.evaluator import load_checkpoint
+
+    ckpt = load_checkpoint(judge_path)
+    meta = dict(ckpt.get("meta") or {})
+    meta["exported_from_sha256"] = sha256_file(judge_path)
+    _save_new({"model": _half(ckpt["model"]), "meta": meta}, Path(out))
+    return Path(out)
+
+
+def write_manifest(folder: str | Path, provenance: Mapping[str, Mapping[str, Any]]) -> Path:
+    """``folder/manifest.json``: for each file in ``provenance``, its sha256, size and provenance."""
+    folder = Path(folder)
+    entries = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size, **dict(info)}
+               for name, info in provenance.items()}
+    path = folder / MANIFEST
+    path.write_text(json.dumps(entries, indent=1) + "\n")
+    return path
+
+
+def verify(folder: str | Path | None = None) -> dict[str, str]:
+    """Check every file of ``manifest.json`` against its sha256; returns ``{name: sha256}``. A missing or changed
+    file raises ``ValueError`` naming it."""
+    folder = Path(folder) if folder else weights_dir()
+    manifest = json.loads((folder / MANIFEST).read_text())
+    for name, entry in manifest.items():
+        path = folder / name
+        if not path.is_file():
+            raise ValueError(f"{path}: listed in {folder / MANIFEST} but missing")
+        if sha256_file(path) != entry["sha256"]:
+            raise ValueError(f"{path}: sha256 differs from {folder / MANIFEST} (a changed or corrupt file)")
+    return {name: entry["sha256"] for name, entry in manifest.items()}
+
+
+def load_shipped_generator(device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The shipped EMA generator in eval mode (fp32), or ``FileNotFoundError`` naming where it was looked for."""
+    from lab5_utils.checkpoint import load_generator
+
+    path = shipped(GENERATOR_FILE)
+    if path is None:
+        raise FileNotFoundError(f"{weights_dir() / GENERATOR_FILE}: no shipped generator (train one with "
+                                "`python -m lab5_utils train`)")
+    return load_generator(path, ema=True, device=device)

@@ -1,0 +1,99 @@
+"""Shipped weights: export (fp16 on disk, fp32 when loaded, never overwritten), the manifest's sha256 check, the
+defaults that use them, and the committed weights/ folder itself when it is there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lab5_utils import weights as W
+from lab5_utils.checkpoint import load_generator
+from lab5_utils.config import PRESETS
+from lab5_utils.evaluator import build_evaluator, load_evaluator, save_evaluator
+from lab5_utils.train_utils import random_dataset
+from lab5_utils.trainer import Trainer
+
+REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def _run(tmp_path: Path) -> Path:
+    trainer = Trainer(PRESETS["tiny_sngan"], random_dataset(8), tmp_path / "run", device="cpu", progress=False)
+    trainer.run(steps=2)
+    return tmp_path / "run" / "last.pt"
+
+
+def test_export_generator_is_fp16_and_loads_as_the_same_fp32_generator(tmp_path: Path) -> None:
+    last = _run(tmp_path)
+    out = W.export_generator(last, tmp_path / "w" / W.GENERATOR_FILE, {"command": "test"})
+    raw = torch.load(out, weights_only=True, map_location="cpu")
+    assert {v.dtype for v in raw["G_ema"].values() if v.is_floating_point()} == {torch.float16}
+    assert "G" not in raw and "D" not in raw and raw["provenance"] == {"command": "test"}
+    shipped, original = load_generator(out), load_generator(last)
+    assert {p.dtype for p in shipped.parameters()} == {torch.float32}
+    z, y = torch.randn(4, shipped.z_dim), random_dataset(4)[1]
+    with torch.no_grad():
+        assert torch.allclose(shipped(z, y), original(z, y), atol=2e-2)
+    with pytest.raises(FileExistsError, match="written once"):
+        W.export_generator(last, out, {})
+    with pytest.raises(ValueError, match="cannot load 'G'"):
+        load_generator(out, ema=False)  # only the EMA generator is shipped
+
+
+def test_export_judge_keeps_the_course_format(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    judge = save_evaluator(build_evaluator(), tmp_path / "judge.pth", {"holdout_accuracy": 0.5})
+    out = W.export_judge(judge, tmp_path / "w" / W.JUDGE_FILE)
+    raw = torch.load(out, weights_only=True, map_location="cpu")
+    assert raw["model"]["fc.0.weight"].dtype == torch.float16 and raw["meta"]["holdout_accuracy"] == 0.5
+    course = build_evaluator()
+    course.load_state_dict(raw["model"])  # what the course's loader does
+    assert course.fc[0].weight.dtype == torch.float32
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert torch.allclose(load_evaluator(out).predict(x), load_evaluator(judge).predict(x), atol=1e-2)
+
+
+def test_manifest_verifies_and_names_a_changed_file(tmp_path: Path) -> None:
+    (tmp_path / "a.pt").write_bytes(b"abc")
+    W.write_manifest(tmp_path, {"a.pt": {"command": "x"}})
+    assert W.verify(tmp_path) == {"a.pt": json.loads((tmp_path / W.MANIFEST).read_text())["a.pt"]["sha256"]}
+    (tmp_path / "a.pt").write_bytes(b"abd")
+    with pytest.raises(ValueError, match="a.pt: sha256 differs"):
+        W.verify(tmp_path)
+    (tmp_path / "a.pt").unlink()
+    with pytest.raises(ValueError, match="a.pt: listed in"):
+        W.verify(tmp_path)
+
+
+def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab5_utils.judge import ensure_judge
+
+    monkeypatch.setenv("LAB5_WEIGHTS", str(tmp_path / "w"))
+    with pytest.raises(FileNotFoundError, match="no shipped generator"):
+        W.load_shipped_generator()
+    W.export_generator(_run(tmp_path), tmp_path / "w" / W.GENERATOR_FILE, {})
+    torch.manual_seed(0)
+    W.export_judge(save_evaluator(build_evaluator(), tmp_path / "j.pth"), tmp_path / "w" / W.JUDGE_FILE)
+    assert W.load_shipped_generator().z_dim == PRESETS["tiny_sngan"].z_dim
+    monkeypatch.delenv("LAB5_FAST", raising=False)
+    assert ensure_judge() == tmp_path / "w" / W.JUDGE_FILE  # no training, no render
+    monkeypatch.setenv("LAB5_JUDGE", str(tmp_path / "j.pth"))
+    assert ensure_judge() == tmp_path / "j.pth"  # an explicit judge wins
+
+
+@pytest.mark.skipif(not (REPO_WEIGHTS / W.MANIFEST).is_file(), reason="no committed weights/ in this checkout")
+def test_committed_weights_match_their_manifest_and_load_on_cpu() -> None:
+    digests = W.verify(REPO_WEIGHTS)
+    assert set(digests) == {W.GENERATOR_FILE, W.JUDGE_FILE}
+    manifest = json.loads((REPO_WEIGHTS / W.MANIFEST).read_text())
+    for name, limit_mb in ((W.GENERATOR_FILE, 20), (W.JUDGE_FILE, 25)):
+        assert (REPO_WEIGHTS / name).stat().st_size <= limit_mb * 2**20
+        assert {"command", "commit", "hardware"} <= set(manifest[name])
+    G = load_generator(REPO_WEIGHTS / W.GENERATOR_FILE, device="cpu")
+    y = random_dataset(2)[1]
+    with torch.no_grad():
+        x = G(torch.randn(2, G.z_dim), y)
+    assert x.shape == (2, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
+    assert load_evaluator(REPO_WEIGHTS / W.JUDGE_FILE).predict(x).shape == (2, 24)
