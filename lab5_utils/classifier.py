@@ -20,44 +20,30 @@ from typing import Any
 import torch
 from torch import nn
 
+from lab5_utils.judge import JudgeConfig, fit_judge
 from lab5_utils.labels import NUM_CLASSES
 
 FORMAT = "lab5_utils aux classifier v1"
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(JudgeConfig):
     """Aux classifier settings: ``width`` channels in the first stage (x2 per stage, 4 stages), and the judge
-    loop's training settings (:class:`lab5_utils.judge.JudgeConfig` fields)."""
+    loop's training settings (:class:`lab5_utils.judge.JudgeConfig`) with this classifier's defaults."""
 
     width: int = 32
     epochs: int = 8
-    batch_size: int = 128
     lr: float = 3e-3
-    weight_decay: float = 5e-4
-    holdout_fraction: float = 0.05
-    max_shift: int = 4
-    hflip: bool = True
-    seed: int = 0
-    max_images: int | None = None
-    tiny: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.width < 1:
             raise ValueError(f"ClassifierConfig: width must be >= 1, got {self.width}")
 
     @classmethod
-    def tiny_config(cls) -> ClassifierConfig:
+    def tiny_config(cls, seed: int = 0) -> ClassifierConfig:
         """A CI/test classifier: width 4, 1 epoch on at most 256 images (marked ``tiny``)."""
-        return cls(width=4, epochs=1, max_images=256, tiny=True, holdout_fraction=0.1)
-
-    def judge_config(self) -> Any:
-        from lab5_utils.judge import JudgeConfig
-
-        return JudgeConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           weight_decay=self.weight_decay, holdout_fraction=self.holdout_fraction,
-                           max_shift=self.max_shift, hflip=self.hflip, seed=self.seed, max_images=self.max_images,
-                           tiny=self.tiny, channels_last=True)
+        return cls(width=4, epochs=1, max_images=256, tiny=True, holdout_fraction=0.1, seed=seed)
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
@@ -93,9 +79,7 @@ def fit_classifier(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
                    progress: bool = True) -> tuple[AuxClassifier, dict[str, Any]]:
     """Train on ``images: (N,3,64,64) uint8``, ``labels: (N,24)``, ``scenes`` (per image, for the held-out
     split); returns ``(model in eval mode, meta)`` with the held-out top-k accuracy per epoch."""
-    from lab5_utils.judge import fit_judge
-
-    model, meta = fit_judge(images, labels, scenes, config.judge_config(), device, progress,
+    model, meta = fit_judge(images, labels, scenes, config, device, progress,
                             build=lambda: AuxClassifier(config.width), logits=_logits)
     meta.update(format=FORMAT, classifier_config=asdict(config))
     return model, meta  # type: ignore[return-value]

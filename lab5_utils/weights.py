@@ -42,15 +42,11 @@ def _half(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _save_new(payload: dict[str, Any], path: Path) -> None:
+    from lab5_utils.checkpoint import save_checkpoint  # the one atomic torch.save
+
     if path.exists():
         raise FileExistsError(f"{path}: already there; shipped weights are written once (remove it on purpose)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_checkpoint(payload, path)
 
 
 def export_generator(ckpt_path: str | Path, out: str | Path, provenance: Mapping[str, Any]) -> Path:

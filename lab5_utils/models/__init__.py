@@ -1,6 +1,7 @@
 """GAN families for 64x64 i-CLEVR and the ``build_models(cfg) -> (G, D)`` factory.
 
-Every family module (``dcgan``, ``sagan``, ``wgan``, ``sngan``, ``projected``, ``compose``) exposes ``Generator`` and ``Discriminator``:
+Every family module (``dcgan``, ``sagan``, ``wgan``, ``sngan``, ``projected``, ``compose``) exposes
+``Generator`` and ``Discriminator``:
 
 * ``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in ``[-1, 1]``; ``G.z_dim`` is the noise size;
 * ``D(x: (B, 3, 64, 64) in [-1, 1], y: (B, 24)) -> (score (B,), aux_logits (B, 24) or None)``, score high for real.
