@@ -194,8 +194,8 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
     from lab5_utils.paths import fast_mode
     from lab5_utils.weights import JUDGE_FILE, shipped
 
-    if data_root is None and config is None and not fast_mode() and shipped(JUDGE_FILE):
-        return shipped(JUDGE_FILE)  # type: ignore[return-value]  # weights/judge.pth: no training needed
+    if data_root is None and config is None and not fast_mode() and (path := shipped(JUDGE_FILE)):
+        return path  # weights/judge.pth: no training needed
     if data_root is None:
         from lab5_utils.paths import ensure_judge_data
 

@@ -15,18 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab5_utils.models.backbone import IMAGE_SIZE, ConvGenerator, _check_inputs
+from lab5_utils.models.backbone import IMAGE_SIZE, _check_inputs
 from lab5_utils.models.layers import D_COND_PARTS, DiscriminatorHead, maybe_sn, parse_cond
+from lab5_utils.models.sngan import Generator  # noqa: F401  (this family's G: SNGAN's, CBN, no SN)
 
 SCALES = (32, 16, 8, 4)  # feature-map size after each of the classifier's four stages
-
-
-class Generator(ConvGenerator):
-    """``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in ``[-1, 1]``; CBN, no SN (as SNGAN)."""
-
-    def __init__(self, z_dim: int = 128, channels: int = 64, cond: str = "cbn", embed_dim: int = 128,
-                 attn_res: int = 0) -> None:
-        super().__init__(z_dim, channels, cond, embed_dim, sn=False, attn_res=attn_res)
 
 
 class _Head(nn.Module):
