@@ -1,6 +1,7 @@
 """What the GAN notebooks (02-04) share, so that each keeps only its question, parameters, plots and discussion:
 the run budget from the parameters cell, a run's summary line with its loss curves, the grids of both condition
-files, and the metrics tables with chance level and per-class accuracy.
+files, the metrics tables with chance level and per-class accuracy, and the final generator: the user's own run
+when there is one, else the trained one shipped under ``weights/``.
 
 The functions print and build figures; the notebook ends its cell with ``plt.show()``.
 """
@@ -77,9 +78,46 @@ def show_metrics(summary: Mapping[str, Any], per_class_png: str | Path) -> Figur
     for name in CONDITION_FILES:
         chance = chance_accuracy(load_conditions(resolve_conditions(name)))
         print(f"chance level on {name}.json (a judge ranking the 24 classes at random): {chance:.3f}")
-    for which, title in (("G_ema", "EMA of the generator"), ("G", "raw generator")):
+    titles = {"G_ema": "EMA of the generator", "G_ema_judge2": "EMA of the generator, read by the second judge",
+              "G": "raw generator"}
+    for which, title in titles.items():
+        if which not in summary["results"]:
+            continue
         print(f"--- {which} ({title}) ---")
         print(format_metrics_table(summary["results"][which]))
     fig = plot_per_class(summary)
     fig.savefig(per_class_png, dpi=100)
     return fig
+
+
+def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any], train: bool = False,
+                    second_judge: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+    """The final model and its metrics summary (``{"results": {"G_ema": ...}, ...}`` as ``show_metrics`` reads).
+
+    ``run_dir/last.pt`` (the user's own run) or ``train=True``: ``run_preset`` to ``budget`` (resuming), then its EMA
+    generator. Otherwise, when ``weights/`` ships a generator, that one, evaluated in seconds with the shipped judge
+    over ``budget["seeds"]`` noise seeds (and, with ``second_judge``, read by the second judge too). With neither,
+    it trains."""
+    from lab5_utils.checkpoint import load_generator
+    from lab5_utils.experiment import run_preset
+    from lab5_utils.judge import ensure_judge, ensure_second_judge
+    from lab5_utils.metrics import ceiling_images, evaluate_generator, report_conditions
+    from lab5_utils.weights import GENERATOR_FILE, load_shipped_generator, manifest, shipped
+
+    run_dir = Path(run_dir)
+    if train or (run_dir / "last.pt").is_file() or shipped(GENERATOR_FILE) is None:
+        summary = run_preset(preset, run_dir, **budget, second_judge=second_judge)
+        print(run_line(summary))
+        return load_generator(run_dir / "last.pt", ema=True), summary
+    G = load_shipped_generator()
+    made = manifest()[GENERATOR_FILE]
+    print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
+          f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
+    conditions = report_conditions()
+    common = {"seeds": range(budget["seeds"]), "real_images": ceiling_images(conditions), "progress": False}
+    judges = {"G_ema": ensure_judge()} | ({"G_ema_judge2": ensure_second_judge()} if second_judge else {})
+    results = {which: evaluate_generator(G, conditions, judge=path, data_root=budget.get("data_root"),
+                                         frechet_samples=budget["frechet_samples"] if which == "G_ema" else 0,
+                                         **common)
+               for which, path in judges.items()}
+    return G, {"preset": made["preset"], "results": results, "shipped": made}

@@ -75,3 +75,10 @@ def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, 
 
     render_dataset(root, scenes=scenes, seed=seed, progress=progress)
     return root
+
+
+def budget_runs(runs: str | Path, minutes: float | None) -> Path:
+    """The folder of runs capped at ``minutes`` of training time: ``runs/<minutes>min`` (``runs`` when uncapped),
+    so that runs of one budget (a benchmark's, a notebook's ``LAB5_MINUTES``) resume each other and never a
+    longer run of the same preset."""
+    return Path(runs) / f"{minutes:g}min" if minutes else Path(runs)

@@ -83,18 +83,23 @@ def write_manifest(folder: str | Path, provenance: Mapping[str, Mapping[str, Any
     return path
 
 
+def manifest(folder: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """``{file name: {"sha256", "bytes", "command", "hardware", ...}}`` from ``manifest.json`` of ``folder``."""
+    return json.loads((Path(folder) if folder else weights_dir()).joinpath(MANIFEST).read_text())
+
+
 def verify(folder: str | Path | None = None) -> dict[str, str]:
     """Check every file of ``manifest.json`` against its sha256; returns ``{name: sha256}``. A missing or changed
     file raises ``ValueError`` naming it."""
     folder = Path(folder) if folder else weights_dir()
-    manifest = json.loads((folder / MANIFEST).read_text())
-    for name, entry in manifest.items():
+    entries = manifest(folder)
+    for name, entry in entries.items():
         path = folder / name
         if not path.is_file():
             raise ValueError(f"{path}: listed in {folder / MANIFEST} but missing")
         if sha256_file(path) != entry["sha256"]:
             raise ValueError(f"{path}: sha256 differs from {folder / MANIFEST} (a changed or corrupt file)")
-    return {name: entry["sha256"] for name, entry in manifest.items()}
+    return {name: entry["sha256"] for name, entry in entries.items()}
 
 
 def load_shipped_generator(device: str | torch.device = "cpu") -> torch.nn.Module:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import ipywidgets as W
 import torch
 from PIL import Image
 
 from lab5_utils.dataset import to_uint8
-from lab5_utils.evaluator import Evaluator, as_evaluator
+from lab5_utils.evaluator import Evaluator, as_evaluator, load_evaluator
 from lab5_utils.labels import COLORS, MAX_OBJECTS, SHAPES, class_names, encode
 
 #: CLEVR's colours, used to frame the toggle buttons.
@@ -66,6 +67,18 @@ class Preview:
         grid = W.GridBox([self.toggles[f"{c} {s}"] for s in SHAPES for c in COLORS],
                          layout=W.Layout(grid_template_columns="repeat(8, 120px)"))
         self.widget = W.VBox([grid, W.HBox([self.seed, self.samples, self.button]), self.message, self.gallery])
+
+    @classmethod
+    def from_weights(cls, device: str | torch.device = "cpu", **kwargs: Any) -> Preview:
+        """The preview of the generator shipped under ``weights/``, read by the shipped judge: nothing to train,
+        seconds to start. ``FileNotFoundError`` names the folder when nothing is shipped."""
+        from lab5_utils.weights import JUDGE_FILE, load_shipped_generator, shipped, weights_dir
+
+        G = load_shipped_generator(device)
+        judge_path = shipped(JUDGE_FILE)
+        if judge_path is None:
+            raise FileNotFoundError(f"{weights_dir() / JUDGE_FILE}: no shipped judge")
+        return cls(G, G.z_dim, judge=load_evaluator(judge_path, device=device), device=device, **kwargs)
 
     def _toggle(self, name: str) -> W.ToggleButton:
         color, _ = name.split(" ")

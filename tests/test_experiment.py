@@ -7,7 +7,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from lab5_utils import experiment  # noqa: E402
+from lab5_utils import experiment, notebook  # noqa: E402
 from lab5_utils.render import render_dataset  # noqa: E402
 
 
@@ -49,10 +49,13 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
         experiment.plot_accuracy_curves({"tiny": more}, x="steps")
     assert experiment.plot_losses(out).axes and experiment.plot_per_class(more).axes
     check_notebook_helpers(more, out, tmp_path / "figures", capsys)
+    budget = {"steps": 3, "data_root": tiny_root, "device": "cpu", "seeds": 2, "eval_every": 1,
+              "frechet_samples": 0, "progress": False}
+    G, own = notebook.final_generator("tiny_wgan_gp", out, budget)  # the user's own run wins over weights/
+    assert own == more and G.z_dim == more["config"]["z_dim"]
 
 
 def check_notebook_helpers(summary, run_dir, figures, capsys):
-    from lab5_utils import notebook
     from lab5_utils.checkpoint import load_generator
 
     figures.mkdir()

@@ -31,3 +31,14 @@ def test_notebook_structure(path):
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         assert not errors, f"error output committed: {errors[0].get('ename')}: {errors[0].get('evalue')}"
     assert nb.cells[-1].cell_type == "markdown" and "Discussion" in nb.cells[-1].source
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("01")], ids=lambda p: p.name)
+def test_the_grid_cell_of_each_gan_notebook_shows_its_image(path):
+    """The committed notebook is the written report: its grid cell must carry the figure it draws."""
+    nb = nbformat.read(path, as_version=4)
+    grid_cells = [c for c in nb.cells if c.cell_type == "code" and "show_grids(" in c.source]
+    assert grid_cells, "a cell that calls show_grids"
+    for cell in grid_cells:
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert images, f"{path.name}: the grid cell has no image output (re-execute the notebook)"

@@ -13,8 +13,10 @@ from lab5_utils import weights as W
 from lab5_utils.checkpoint import load_generator
 from lab5_utils.config import PRESETS
 from lab5_utils.evaluator import build_evaluator, load_evaluator, save_evaluator
+from lab5_utils.notebook import final_generator
 from lab5_utils.train_utils import random_dataset
 from lab5_utils.trainer import Trainer
+from lab5_utils.widgets import Preview
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
@@ -76,9 +78,16 @@ def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pyte
     W.export_generator(_run(tmp_path), tmp_path / "w" / W.GENERATOR_FILE, {})
     torch.manual_seed(0)
     W.export_judge(save_evaluator(build_evaluator(), tmp_path / "j.pth"), tmp_path / "w" / W.JUDGE_FILE)
+    W.write_manifest(tmp_path / "w", {W.GENERATOR_FILE: {"preset": "tiny_sngan", "step": 2, "train_minutes": 0,
+                                                         "hardware": "CPU", "command": "test"}, W.JUDGE_FILE: {}})
     assert W.load_shipped_generator().z_dim == PRESETS["tiny_sngan"].z_dim
     monkeypatch.delenv("LAB5_FAST", raising=False)
     assert ensure_judge() == tmp_path / "w" / W.JUDGE_FILE  # no training, no render
+    preview = Preview.from_weights()
+    assert preview.z_dim == PRESETS["tiny_sngan"].z_dim and preview.judge is not None
+    G, summary = final_generator("tiny_sngan", tmp_path / "no_run", {"seeds": 1, "frechet_samples": 0})
+    assert summary["shipped"]["sha256"] == W.verify(tmp_path / "w")[W.GENERATOR_FILE]  # no run: the shipped one
+    assert set(summary["results"]["G_ema"]["files"]) == {"test", "new_test", "random"}
     monkeypatch.setenv("LAB5_JUDGE", str(tmp_path / "j.pth"))
     assert ensure_judge() == tmp_path / "j.pth"  # an explicit judge wins
 
