@@ -1,7 +1,7 @@
 """The final recipe against today's ``wgan_gp`` on this machine, in one run: training throughput measured side by
 side, then the judge's accuracy after the same number of training minutes.
 
-    python benchmarks/recipe_vs_wgan_gp.py --minutes 10             # compose_cls vs wgan_gp, runs/10min/<preset>
+    python benchmarks/recipe_vs_wgan_gp.py --minutes 10             # compose_cls vs wgan_gp, runs/timed/<preset>
     python benchmarks/recipe_vs_wgan_gp.py --minutes 10 --presets compose_cls dcgan dcgan_cls sagan sagan_cls \
         wgan_gp_cls wgan_gp                                            # family x recipe (notebook 04's runs)
 
@@ -10,7 +10,7 @@ warm-up step, then ``--rounds`` rounds of ``--steps`` steps in rotating order; t
 images per second (``batch_size * n_critic`` per generator step). Quality: ``run_preset`` to ``--minutes`` of
 training time (resuming what is there), EMA generator, mean over 10 noise seeds, top-k and exact-set accuracy on
 both course files and on the 96 random conditions. The runs live where the notebooks run with
-``LAB5_MINUTES=M`` look for them (``runs/<M>min/<preset>``, same request), so executing a notebook afterwards
+``LAB5_MINUTES=M`` look for them (``runs/timed/<preset>``, same request), so executing a notebook afterwards
 trains and evaluates nothing again. Say what else ran on the CPU meanwhile.
 """
 
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training minutes per preset")
     parser.add_argument("--steps", type=int, default=5, help="generator steps per throughput round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--runs", type=Path, default=Path("runs"), help="run folders: RUNS/<minutes>min/<preset>")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="run folders: RUNS/timed/<preset>")
     parser.add_argument("--frechet-samples", type=int, default=2048, help="as the notebooks' full mode")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()

@@ -177,8 +177,8 @@ def _presets() -> dict[str, TrainConfig]:
                                              cls_warmup=2000, g_channels=48, d_channels=64),
         # object-centric G (one sprite per requested object over a background) + SNGAN's D, with the classifier
         "compose_cls": dataclasses.replace(sngan, name="compose_cls", arch="compose", cls_weight=1.0, cls_warmup=500),
-        # every family with the same frozen classifier (family x recipe at one budget)
-        **{f"{name}_cls": dataclasses.replace(cfg, name=f"{name}_cls", cls_weight=1.0, cls_warmup=2000)
+        # every family with the final recipe's classifier term (weight 1, 500-step ramp): family x recipe
+        **{f"{name}_cls": dataclasses.replace(cfg, name=f"{name}_cls", cls_weight=1.0, cls_warmup=500)
            for name, cfg in (("dcgan", dcgan), ("sagan", sagan), ("wgan_gp", wgan_gp))},
         "dcgan": dcgan,
         # The reference report's scale: ngf=300, ndf=100 (a ~60M-parameter generator).

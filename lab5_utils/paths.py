@@ -78,7 +78,7 @@ def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, 
 
 
 def budget_runs(runs: str | Path, minutes: float | None) -> Path:
-    """The folder of runs capped at ``minutes`` of training time: ``runs/<minutes>min`` (``runs`` when uncapped),
-    so that runs of one budget (a benchmark's, a notebook's ``LAB5_MINUTES``) resume each other and never a
-    longer run of the same preset."""
-    return Path(runs) / f"{minutes:g}min" if minutes else Path(runs)
+    """Where runs capped by ``minutes`` of training time live: ``runs/timed`` (``runs`` when uncapped). Runs of a
+    benchmark and of a notebook's ``LAB5_MINUTES`` share it, so a larger budget later resumes them, and they never
+    resume a longer uncapped run of the same preset (``runs/<preset>``)."""
+    return Path(runs) / "timed" if minutes else Path(runs)
