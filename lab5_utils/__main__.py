@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+from PIL import Image
+
+from lab5_utils.run_folder import RunLockedError
+
+# errors a user can act on (bad values, missing / corrupt / unwritable files, a held folder, a diverged run);
+# anything else is a bug and keeps its traceback
+USER_ERRORS = (ValueError, OSError, RunLockedError, FloatingPointError, Image.DecompressionBombError)
 
 COMMANDS = {
     "render": ("lab5_utils.render", "main", "render the synthetic i-CLEVR set"),
@@ -16,7 +25,12 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A mistake the user can fix (a bad value, a missing or corrupt file, a locked or full run
+    folder) ends in ONE line naming the file or field and exit status 2; ``--debug`` (anywhere on the line) or
+    ``LAB5_DEBUG=1`` shows the traceback instead. torch threads follow ``train_utils.configure_threads``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("LAB5_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:
         lines = [f"  {name:<10} {help_}" for name, (_, _, help_) in COMMANDS.items()]
         print("usage: python -m lab5_utils <command> [args]\n\ncommands:\n" + "\n".join(lines))
@@ -25,8 +39,20 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     module_name, function_name, _ = COMMANDS[argv[0]]
-    function = getattr(importlib.import_module(module_name), function_name)
-    return int(function(argv[1:]) or 0)
+    try:
+        from lab5_utils.train_utils import configure_threads
+
+        configure_threads()
+        function = getattr(importlib.import_module(module_name), function_name)
+        return int(function(argv[1:]) or 0)
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: a run continues from its last checkpoint with --resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

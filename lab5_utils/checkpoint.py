@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from lab5_utils.config import TrainConfig, config_from_dict
+from lab5_utils.io import load_weights_only
 from lab5_utils.models import build_generator
 
 if TYPE_CHECKING:
@@ -49,12 +50,9 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a GAN checkpoint (``weights_only=True``); a missing or foreign file raises an error naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, weights_only=True, map_location=map_location)
-    except Exception as err:  # unpickling errors come in many types
-        raise ValueError(f"{path}: not a loadable checkpoint ({err})") from err
+    recovery = (" (if it is a run's last.pt cut short: copy best.pt over it to resume from there, or start anew "
+                "without --resume)" if path.name == "last.pt" else "")
+    ckpt = load_weights_only(path, map_location, "lab5_utils GAN checkpoint", recovery)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not a lab5_utils GAN checkpoint (format {FORMAT!r} expected)")
     return ckpt

@@ -12,24 +12,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lab5_utils.cli_args import Parser, device_arg, non_negative_int, positive_float, positive_int, writable_folder
 from lab5_utils.config import PRESETS, get_config, parse_overrides
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lab5_utils train", description="Train a conditional GAN preset.")
+    p = Parser(prog="python -m lab5_utils train", description="Train a conditional GAN preset.")
     p.add_argument("--preset", required=True, help=f"one of: {', '.join(PRESETS)}")
     p.add_argument("--data", type=Path, help="data folder (train.json + images); default: the synthetic set")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<preset>)")
-    p.add_argument("--minutes", type=float, help="budget in minutes of training time, summed over resumes")
-    p.add_argument("--epochs", type=int, help="stop after this many epochs in total")
-    p.add_argument("--steps", type=int, help="stop after this many generator steps in total")
+    p.add_argument("--minutes", type=positive_float, help="budget in minutes of training time, summed over resumes")
+    p.add_argument("--epochs", type=positive_int, help="stop after this many epochs in total")
+    p.add_argument("--steps", type=positive_int, help="stop after this many generator steps in total")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable), e.g. --set lr_g=1e-4 --set bf16=true")
-    p.add_argument("--eval-every", type=int, default=1000, help="steps between judge evaluations (0 = none)")
-    p.add_argument("--seeds", type=int, default=10, help="noise seeds of the final metrics (mean ± std)")
-    p.add_argument("--frechet-samples", type=int, default=2048, help="images per side of the Frechet distance")
-    p.add_argument("--device", help="cuda / cpu (default: cuda if available)")
+    p.add_argument("--eval-every", type=non_negative_int, default=1000,
+                   help="steps between judge evaluations (0 = none)")
+    p.add_argument("--seeds", type=positive_int, default=10, help="noise seeds of the final metrics (mean ± std)")
+    p.add_argument("--frechet-samples", type=non_negative_int, default=2048,
+                   help="images per side of the Frechet distance")
+    p.add_argument("--device", type=device_arg, help="cuda / cpu (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--second-judge", action="store_true",
                    help="also read the EMA generator with the second, independent judge (trained on first use)")
@@ -52,6 +55,10 @@ def main(argv: list[str]) -> int:
     out = args.out or Path("runs") / cfg.name
     if (out / "last.pt").is_file() and not args.resume:
         raise SystemExit(f"error: {out / 'last.pt'} exists: pass --resume to continue that run, or another --out")
+    from lab5_utils.paths import cache_dir
+
+    writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
+    writable_folder(cache_dir(), "the cache ($LAB5_CACHE)")
     summary = run_preset(args.preset, out, minutes=args.minutes, epochs=args.epochs, steps=args.steps,
                          data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
                          frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,
@@ -83,13 +90,13 @@ def main_generate(argv: list[str]) -> int:
     from lab5_utils.train_utils import default_device
     from lab5_utils.viz import save_grid
 
-    p = argparse.ArgumentParser(prog="python -m lab5_utils generate", description=main_generate.__doc__)
+    p = Parser(prog="python -m lab5_utils generate", description=main_generate.__doc__)
     p.add_argument("--ckpt", type=Path, help="a last.pt / best.pt of `train` (default: weights/generator.pt)")
     p.add_argument("--conditions", default="test", help="test / new_test / a condition JSON file")
     p.add_argument("--out", type=Path, required=True, help="output .png")
     p.add_argument("--seed", type=int, default=0, help="noise seed")
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA copy")
-    p.add_argument("--device", help="cuda / cpu (default: cuda if available)")
+    p.add_argument("--device", type=device_arg, help="cuda / cpu (default: cuda if available)")
     args = p.parse_args(argv)
     device = args.device or default_device()
     path = resolve_conditions(args.conditions)
@@ -108,7 +115,7 @@ def main_export(argv: list[str]) -> int:
     from lab5_utils.experiment import file_digest
     from lab5_utils.weights import GENERATOR_FILE, JUDGE_FILE, export_generator, export_judge, write_manifest
 
-    p = argparse.ArgumentParser(prog="python -m lab5_utils export", description=main_export.__doc__)
+    p = Parser(prog="python -m lab5_utils export", description=main_export.__doc__)
     p.add_argument("--run", type=Path, required=True, help="a run folder with last.pt and metrics.json")
     p.add_argument("--out", type=Path, default=Path("weights"), help="folder to write (files are never replaced)")
     p.add_argument("--command", required=True, help="the command that trained and measured the run (provenance)")

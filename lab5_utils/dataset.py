@@ -10,7 +10,6 @@ with antialiasing), so our 64x64 tensors match what the course evaluator was tra
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -24,9 +23,16 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from lab5_utils.cli_args import Parser
 from lab5_utils.labels import encode, load_objects, read_json
 
 IMAGE_DIR_CANDIDATES = ("images", "iclevr", ".")
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
+
+
+class WideImageWarning(UserWarning):
+    """A 16-bit or float image, read (clipped) as the course's loaders read it."""
+
 RESAMPLE = Image.Resampling.BILINEAR
 CACHE_VERSION = 1
 _FILENAME = re.compile(r"CLEVR_train_(\d+)_(\d+)\.png$")
@@ -59,13 +65,17 @@ def resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack(out) if out else images.new_zeros((0, 3, size, size))
 
 
-def find_image_dir(root: Path, filenames: list[str]) -> Path:
-    """The folder under ``root`` holding the images: the first candidate that has the first listed file."""
-    for candidate in IMAGE_DIR_CANDIDATES:
-        if (root / candidate / filenames[0]).is_file():
-            return (root / candidate).resolve()
-    tried = ", ".join(str(root / c) for c in IMAGE_DIR_CANDIDATES)
-    raise FileNotFoundError(f"{filenames[0]}: image not found in any of {tried}")
+def find_image_dir(root: Path, filenames: list[str], probe: int = 16) -> Path:
+    """The folder under ``root`` holding the images: the candidate with the most of the first ``probe`` listed
+    files (one missing file does not hide the folder; it is reported, or skipped, when it is read)."""
+    sample = filenames[:probe]
+    found = {c: sum((root / c / f).is_file() for f in sample) for c in IMAGE_DIR_CANDIDATES}
+    best = max(found, key=lambda c: found[c])  # ties: the earlier candidate
+    if found[best] == 0:
+        tried = ", ".join(str(root / c) for c in IMAGE_DIR_CANDIDATES)
+        raise FileNotFoundError(f"{root / 'train.json'}: none of its first {len(sample)} entries ({sample[0]!r}, "
+                                f"...) is in any of {tried}")
+    return (root / best).resolve()
 
 
 def read_listing(root: Path) -> dict[str, list[str]]:
@@ -88,7 +98,12 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
         raise FileNotFoundError(f"{path}: image listed in train.json is missing")
     try:
         with Image.open(path) as image:
+            if image.mode in WIDE_MODES:  # the course's convert('RGB') clips 16-bit grey to white: so do we
+                warnings.warn(f"{path}: {image.mode} (16-bit or float) image; convert('RGB') clips it, as the "
+                              "course loaders do, so it reads mostly white", WideImageWarning, stacklevel=2)
             rgb = image.convert("RGB").resize((size, size), RESAMPLE)
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{path}: refused, its header claims more pixels than PIL's safety limit ({err})") from err
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ValueError(f"{path}: corrupt or unreadable image ({err})") from err
     return torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8).view(size, size, 3).permute(2, 0, 1).clone()
@@ -109,6 +124,21 @@ def cache_key(root: Path, size: int) -> str:
     return digest.hexdigest()
 
 
+def content_key(root: Path) -> str:
+    """Hash of what a folder holds, not where it is or when it was written: the listing, the image folder's name
+    under ``root`` and each listed image's size. A copied or moved folder keeps its key; a re-rendered one (other
+    listing or other image bytes sizes) gets a new one. Keys caches that are slow to rebuild (the judge) and the
+    metrics a run measured."""
+    listing = read_listing(root)
+    image_dir = find_image_dir(root, sorted(listing))
+    digest = hashlib.sha256(json.dumps([listing, image_dir.name if image_dir != root.resolve() else "."],
+                                       sort_keys=True).encode())
+    for filename in sorted(listing):
+        path = image_dir / filename
+        digest.update(f"{filename}:{path.stat().st_size if path.is_file() else 'missing'};".encode())
+    return digest.hexdigest()
+
+
 def _build_arrays(
     root: Path, size: int, skip_bad: bool, progress: bool
 ) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
@@ -116,14 +146,22 @@ def _build_arrays(
     filenames = sorted(listing)
     image_dir = find_image_dir(root, filenames)
     images, kept, skipped = [], [], []
-    for filename in tqdm(filenames, desc=f"decoding {root.name}", disable=not progress, unit="img"):
-        try:
-            images.append(decode_image(image_dir / filename, size))
-            kept.append(filename)
-        except (FileNotFoundError, ValueError):
-            if not skip_bad:
-                raise
-            skipped.append(filename)
+    with warnings.catch_warnings(record=True) as wide:  # one warning for all 16-bit images, naming the first
+        warnings.simplefilter("always", WideImageWarning)
+        for filename in tqdm(filenames, desc=f"decoding {root.name}", disable=not progress, unit="img"):
+            try:
+                images.append(decode_image(image_dir / filename, size))
+                kept.append(filename)
+            except (FileNotFoundError, ValueError):
+                if not skip_bad:
+                    raise
+                skipped.append(filename)
+    for other in (w for w in wide if not issubclass(w.category, WideImageWarning)):
+        warnings.warn(other.message, other.category, stacklevel=3)
+    wide = [w for w in wide if issubclass(w.category, WideImageWarning)]
+    if wide:
+        warnings.warn(f"{wide[0].message} ({len(wide)} such image(s) in {root / 'train.json'})", WideImageWarning,
+                      stacklevel=3)
     if not kept:
         raise ValueError(f"{root}: no readable images")
     labels = torch.stack([encode(listing[f]) for f in kept])
@@ -212,7 +250,7 @@ class ICLEVR(Dataset):
 
 def main(argv: list[str]) -> int:
     """``python -m lab5_utils cache --data DIR [--size 64]``: build (or reuse) the uint8 cache and report it."""
-    parser = argparse.ArgumentParser(prog="python -m lab5_utils cache", description=main.__doc__)
+    parser = Parser(prog="python -m lab5_utils cache", description=main.__doc__)
     parser.add_argument("--data", required=True, type=Path, help="folder with train.json and the images")
     parser.add_argument("--size", type=int, default=64, help="square output size (default 64)")
     parser.add_argument("--skip-bad", action="store_true", help="skip missing/corrupt images with a warning")

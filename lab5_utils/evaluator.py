@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from lab5_utils.io import load_weights_only
 from lab5_utils.labels import NUM_CLASSES
 
 MapLocation = str | torch.device | Callable[..., Any] | Mapping[str, str] | None
@@ -167,13 +168,7 @@ def _describe_mismatch(path: Path, model: nn.Module, state: Mapping[str, Any]) -
 def load_checkpoint(path: str | Path, map_location: MapLocation = "cpu") -> dict[str, Any]:
     """Read a course-format checkpoint dict with ``torch.load(weights_only=True)``; errors name the file."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: judge checkpoint not found (expected a course-format checkpoint.pth)")
-    try:
-        ckpt = torch.load(path, weights_only=True, map_location=map_location)
-    except Exception as err:  # unpickling errors come in many types
-        expected = "a weights-only checkpoint {'model': state_dict}"
-        raise ValueError(f"{path}: cannot be read as {expected} ({err})") from err
+    ckpt = load_weights_only(path, map_location, "course-format judge checkpoint {'model': state_dict}")
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), Mapping):
         keys = list(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: expected a dict {{'model': state_dict}} (course format), got {keys}")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,7 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
     is picked on the same condition files and would be optimistic."""
     from lab5_utils.classifier import ensure_classifier, load_classifier
-    from lab5_utils.dataset import load_arrays
+    from lab5_utils.dataset import content_key, load_arrays
     from lab5_utils.evaluator import checkpoint_meta, load_evaluator
     from lab5_utils.judge import ensure_judge
     from lab5_utils.paths import ensure_default_data
@@ -74,8 +76,11 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
     classifier_path = ensure_classifier(root, progress=progress) if cfg.needs_classifier else None
+    conditions = report_conditions()
     request = {"preset": cfg.name, "overrides": dict(overrides or {}), "minutes": minutes, "epochs": epochs,
                "steps": steps, "seeds": seeds, "frechet_samples": frechet_samples, "data_root": str(root),
+               "data_key": content_key(root)[:16],  # what the folder holds: a changed folder is measured anew
+               "conditions_sha256": hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()[:16],
                "judge_sha256": file_digest(judge_path),
                "classifier_sha256": classifier_path and file_digest(classifier_path), "second_judge": second_judge}
     if second_judge:  # the cross-check: another judge, own render and seed, never seen by training
@@ -85,7 +90,11 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
         request["judge2_sha256"] = file_digest(judge2_path)
     metrics_file, last = out_dir / "metrics.json", out_dir / "last.pt"
     if metrics_file.is_file() and last.is_file():
-        saved = json.loads(metrics_file.read_text())
+        try:
+            saved = json.loads(metrics_file.read_text())
+        except ValueError:
+            warnings.warn(f"{metrics_file}: not valid JSON (cut short?); measuring the run again", stacklevel=2)
+            saved = {}
         if saved.get("request") == request and saved.get("last_sha256") == file_digest(last):
             return saved  # this run already met this budget and was measured: nothing to train or evaluate
     torch_device = torch.device(device) if device else default_device()
@@ -96,7 +105,6 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
                       eval_every=max(eval_every, 1), metric="acc_mean",
                       classifier=classifier_path and load_classifier(classifier_path, torch_device))
     trainer.run(train_minutes=minutes, epochs=epochs, steps=steps)
-    conditions = report_conditions()
     common = {"seeds": range(seeds), "device": torch_device, "progress": progress,
               "real_images": ceiling_images(conditions)}  # rendered once for every generator and judge
     results = {which: evaluate_generator(model, conditions, judge=judge, data_root=root,

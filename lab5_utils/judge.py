@@ -164,14 +164,15 @@ def train_judge(data_root: str | Path, out: str | Path, config: JudgeConfig = Ju
     return meta
 
 
-def judge_cache_path(data_root: Path, config: JudgeConfig) -> Path:
-    """Where :func:`ensure_judge` keeps the judge for ``data_root`` (its listing and image files) + ``config``:
-    ``cache_dir()/judge/...``."""
-    from lab5_utils.dataset import cache_key
+def judge_cache_path(data_root: Path, config: JudgeConfig, legacy: bool = False) -> Path:
+    """Where :func:`ensure_judge` keeps the judge for ``data_root`` + ``config``: ``cache_dir()/judge/...``, keyed
+    on the folder's content (:func:`~lab5_utils.dataset.content_key`), so moving the cache or the data folder
+    never retrains it. ``legacy``: the path of older versions (the folder's path and file times in the key)."""
+    from lab5_utils.dataset import cache_key, content_key
     from lab5_utils.paths import cache_dir
 
-    # the data's cache key covers train.json and every image's size and mtime: a re-rendered folder -> a new judge
-    key = json.dumps([FORMAT, cache_key(data_root, 64), str(data_root.resolve()), asdict(config)], sort_keys=True)
+    data = [cache_key(data_root, 64), str(data_root.resolve())] if legacy else [content_key(data_root)]
+    key = json.dumps([FORMAT, *data, asdict(config)], sort_keys=True)
     tag = "tiny_" if config.tiny else ""
     return cache_dir() / "judge" / f"judge_{tag}{hashlib.sha256(key.encode()).hexdigest()[:16]}.pth"
 
@@ -222,6 +223,9 @@ def ensure_second_judge(progress: bool = True, device: str | torch.device | None
 
 def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.device | None, progress: bool) -> Path:
     path = judge_cache_path(data_root, config)
+    legacy = judge_cache_path(data_root, config, legacy=True)
+    if not path.is_file() and legacy.is_file():
+        os.replace(legacy, path)  # cached by an older version under a path-dependent key: keep it, never retrain
     if not path.is_file():
         from lab5_utils.train_utils import default_device
 

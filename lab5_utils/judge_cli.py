@@ -7,28 +7,30 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from lab5_utils.cli_args import Parser, device_arg, non_negative_int, positive_int, writable_folder
 from lab5_utils.evaluator import load_evaluator
 from lab5_utils.judge import JudgeConfig, ensure_judge, ensure_second_judge, train_judge
 
 
 def main(argv: list[str]) -> int:
     """``python -m lab5_utils evaluator train|eval|ensure ...``."""
-    parser = argparse.ArgumentParser(prog="python -m lab5_utils evaluator", description="the judge")
+    parser = Parser(prog="python -m lab5_utils evaluator", description="the judge")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train our course-format judge on a data folder")
     train.add_argument("--data", type=Path, default=None, help="folder with train.json + images (default: synthetic)")
     train.add_argument("--out", type=Path, required=True, help="checkpoint path to write")
     defaults = JudgeConfig()
-    train.add_argument("--epochs", type=int, default=None, help=f"default {defaults.epochs} (1 with --tiny)")
+    train.add_argument("--epochs", type=positive_int, default=None, help=f"default {defaults.epochs} (1 with --tiny)")
     train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
     train.add_argument("--lr", type=float, default=defaults.lr)
     train.add_argument("--holdout", type=float, default=defaults.holdout_fraction, help="fraction of scenes held out")
-    train.add_argument("--max-images", type=int, default=None, help="random subset (quick checks; 512 with --tiny)")
+    train.add_argument("--max-images", type=positive_int, default=None,
+                       help="random subset (quick checks; 512 with --tiny)")
     train.add_argument("--tiny", action="store_true", help="a tiny CI judge, marked so in its meta; never report it")
     evaluate = sub.add_parser("eval", help="course accuracy of a judge on a data folder")
     for p in (train, evaluate):
-        p.add_argument("--device", default="cpu")
+        p.add_argument("--device", type=device_arg, default="cpu")
         p.add_argument("--no-progress", action="store_true")
     evaluate.add_argument("--judge", type=Path, default=None, help="checkpoint (default: $LAB5_JUDGE or our judge)")
     evaluate.add_argument("--data", type=Path, default=None, help="folder with train.json + images")
@@ -37,10 +39,11 @@ def main(argv: list[str]) -> int:
                                "(without --data and --ckpt: the shipped weights/generator.pt)")
     evaluate.add_argument("--second-judge", action="store_true",
                           help="with a generator: also read it with the second, independent judge")
-    evaluate.add_argument("--seeds", type=int, default=10, help="noise seeds for --ckpt (mean ± std over them)")
+    evaluate.add_argument("--seeds", type=positive_int, default=10,
+                          help="noise seeds for --ckpt (mean ± std over them)")
     evaluate.add_argument("--raw", action="store_true", help="with --ckpt: the raw generator instead of its EMA")
-    evaluate.add_argument("--batch-size", type=int, default=256)
-    evaluate.add_argument("--frechet-samples", type=int, default=2048,
+    evaluate.add_argument("--batch-size", type=positive_int, default=256)
+    evaluate.add_argument("--frechet-samples", type=non_negative_int, default=2048,
                           help="with a generator: images per side of the judge-feature Frechet distance (0 = skip; "
                                "needs the rendered training set)")
     ensure = sub.add_parser("ensure", help="print the judge path, training it on first use")
@@ -53,6 +56,9 @@ def main(argv: list[str]) -> int:
         base = JudgeConfig.tiny_config() if args.tiny else defaults
         config = replace(base, epochs=args.epochs or base.epochs, batch_size=args.batch_size, lr=args.lr,
                          seed=args.seed, holdout_fraction=args.holdout, max_images=args.max_images or base.max_images)
+        if args.out.is_dir():
+            raise IsADirectoryError(f"{args.out}: --out is a folder; give the checkpoint's file name (judge.pth)")
+        writable_folder(args.out.resolve().parent, "the folder of --out")  # before training, not when saving
         data = args.data
         if data is None:
             from lab5_utils.paths import ensure_judge_data

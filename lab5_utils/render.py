@@ -16,7 +16,6 @@ byte-identical for a seed whatever the worker count.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import multiprocessing
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lab5_utils.cli_args import Parser
 from lab5_utils.scene import COLOR_RGB, SHAPE_NAMES, Scene, SceneConfig, place_scene
 from lab5_utils.shade import render_scene
 
@@ -180,7 +180,7 @@ def render_conditions(conditions: Sequence[Sequence[str]], seed: int, width: int
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m lab5_utils render --out DIR [--scenes N] [--seed S] [--width W --height H] [--workers K]``."""
-    parser = argparse.ArgumentParser(prog="python -m lab5_utils render", description="Render synthetic i-CLEVR.")
+    parser = Parser(prog="python -m lab5_utils render", description="Render synthetic i-CLEVR.")
     parser.add_argument("--out", required=True, type=Path, help="output folder (images/, train.json, ...)")
     parser.add_argument("--scenes", type=int, default=REAL_SCENES, help="scenes, 3 images each (default 6003)")
     parser.add_argument("--seed", type=int, default=0)

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,24 @@ from lab5_utils.labels import NUM_CLASSES
 def default_device() -> torch.device:
     """``cuda`` when available, else ``cpu``."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def configure_threads(requested: int | None = None) -> int:
+    """Set torch's intra-op threads to ``requested``, else ``$LAB5_THREADS``, else (unless ``OMP_NUM_THREADS`` is
+    set) the CPUs this process may run on (``os.sched_getaffinity``: what ``taskset`` or a container lends, where
+    torch's default counts the machine's cores). Two torch jobs on 2 cores with 2 threads each oversubscribe (a
+    tiny step went from 0.18 s to 10 s): give each ``LAB5_THREADS=1``. Returns the count set."""
+    env = os.environ.get("LAB5_THREADS")
+    if requested is None and env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"LAB5_THREADS={env!r}: must be a whole number of threads, at least 1")
+        requested = int(env)
+    if requested is None and os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()  # torch already follows the user's OMP_NUM_THREADS
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = requested or available
+    torch.set_num_threads(threads)
+    return threads
 
 
 def cpu_model() -> str:
@@ -204,11 +223,22 @@ class StatsLog:
             f.write(json.dumps(clean) + "\n")
 
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after ``step`` (an interrupted run's tail, before a resume from ``step``)."""
+        """Drop lines logged after ``step`` (an interrupted run's tail, before a resume from ``step``) and lines
+        that are not JSON (a torn last line of a full disk or a kill), with a warning naming the file."""
         if not self.path.is_file():
             return
-        lines = [line for line in self.path.read_text().splitlines()
-                 if line.strip() and json.loads(line).get("step", 0) <= step]
+        lines, torn = [], []
+        for number, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1):
+            try:
+                row = json.loads(line) if line.strip() else None
+            except ValueError:
+                torn.append(number)
+                continue
+            if isinstance(row, dict) and row.get("step", 0) <= step:
+                lines.append(line)
+        if torn:
+            warnings.warn(f"{self.path}: dropped {len(torn)} torn line(s) (line {', '.join(map(str, torn))}), "
+                          "written when the run was killed or the disk was full", stacklevel=2)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text("".join(line + "\n" for line in lines))
         os.replace(tmp, self.path)

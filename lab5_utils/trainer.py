@@ -8,8 +8,10 @@ fakes of the last critic update are reused for the generator update. All randomn
 generators saved in the checkpoint, so a run stopped and resumed (``resume=True``) ends with exactly the weights
 of an uninterrupted one on the CPU.
 
-``out_dir`` gets ``stats.jsonl`` (one JSON object per log step / evaluation), ``last.pt``, ``best.pt`` (by
-the evaluation metric, when ``eval_fn`` is given) and ``nan_step<N>.pt`` if a loss goes non-finite.
+``out_dir`` gets ``stats.jsonl`` (one JSON object per log step / evaluation), ``last.pt`` (every
+``cfg.ckpt_every`` steps and every ``ckpt_seconds`` of wall time, so a kill loses minutes, not the run),
+``best.pt`` (by the evaluation metric, when ``eval_fn`` is given), ``nan_step<N>.pt`` if a loss goes non-finite
+and ``run.lock`` while a trainer holds the folder (:mod:`lab5_utils.run_folder`: a second writer is refused).
 """
 
 from __future__ import annotations
@@ -31,14 +33,19 @@ from lab5_utils.checkpoint import load_generator, restore_trainer, save_checkpoi
 from lab5_utils.config import TrainConfig
 from lab5_utils.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.models import attention_gammas, build_models
+from lab5_utils.run_folder import hold, remove_stale_tmp, set_aside
 from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, augment, default_device, ema_update, eta_line
 
-__all__ = ["NonFiniteLossError", "Trainer", "fit", "load_generator"]
+__all__ = ["NonFiniteLossError", "RunWriteError", "Trainer", "fit", "load_generator"]
 EvalFn = Callable[[nn.Module], Mapping[str, float]]
 
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN/inf; the message names the step, the losses and the diagnostic checkpoint."""
+
+
+class RunWriteError(OSError):
+    """Writing the log or a checkpoint failed (a full disk, a lost mount); ``last.pt`` is left as it was."""
 
 
 class Trainer:
@@ -54,13 +61,15 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, data: Any, out_dir: str | Path, *, resume: bool = False,
                  device: str | torch.device | None = None, progress: bool = True, eval_fn: EvalFn | None = None,
-                 eval_every: int = 1000, metric: str | None = None, classifier: nn.Module | None = None) -> None:
+                 eval_every: int = 1000, metric: str | None = None, classifier: nn.Module | None = None,
+                 ckpt_seconds: float = 180.0) -> None:
         if cfg.needs_classifier and classifier is None:
             raise ValueError(f"{cfg.name}: cls_weight={cfg.cls_weight}, arch={cfg.arch!r} needs the frozen aux "
                              "classifier (classifier=load_classifier(ensure_classifier(data_root)))")
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.device = torch.device(device) if device is not None else default_device()
         self.progress, self.eval_fn, self.eval_every, self.metric = progress, eval_fn, eval_every, metric
+        self.ckpt_seconds = ckpt_seconds
         images, labels = as_arrays(data)
         self.G, self.D = (m.to(self.device) for m in build_models(cfg))
         self.fused = per_sample(self.D)  # score real and fake in one critic forward
@@ -79,11 +88,13 @@ class Trainer:
         self.step, self.train_time = 0, 0.0
         self.best: dict[str, Any] = {"metric": metric, "value": None, "step": None, "which": None}
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = hold(self, self.out_dir)  # one writer per folder; call self.lock() to release it early
+        remove_stale_tmp(self.out_dir)  # partial writes of a killed run
         self.log = StatsLog(self.out_dir / "stats.jsonl")
         if resume and (self.out_dir / "last.pt").is_file():
             restore_trainer(self, self.out_dir / "last.pt")
-        else:
-            self.log.path.unlink(missing_ok=True)
+        else:  # a fresh start never deletes a log: one without last.pt is a killed run's record
+            set_aside(self.log.path, "a log that no last.pt accounts for, from a fresh start in the same folder")
 
     # ---- one training step -------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -178,7 +189,7 @@ class Trainer:
         if minutes is None and epochs is None and steps is None and train_minutes is None:
             raise ValueError("run: give minutes, epochs, steps and/or train_minutes")
         start, window_start, window_steps, first_step = time.monotonic(), time.monotonic(), 0, self.step
-        first_time, eta_said = self.train_time, False
+        first_time, eta_said, saved_at = self.train_time, False, time.monotonic()
         limits = ((steps, lambda: self.step), (epochs, lambda: self.batches.epoch),
                   (None if minutes is None else 60 * minutes, lambda: time.monotonic() - start),
                   (None if train_minutes is None else 60 * train_minutes, lambda: self.train_time))
@@ -202,8 +213,14 @@ class Trainer:
                     window_start, window_steps = time.monotonic(), 0
                 if self.eval_fn is not None and self.step % self.eval_every == 0:
                     self.evaluate()
-                if self.step % self.cfg.ckpt_every == 0:
+                if self.step % self.cfg.ckpt_every == 0 or time.monotonic() - saved_at >= self.ckpt_seconds:
                     self.save(self.out_dir / "last.pt")
+                    saved_at = time.monotonic()
+        except RunWriteError:
+            raise
+        except OSError as err:
+            raise RunWriteError(err.errno, f"{self.out_dir}: a write failed at step {self.step} ({err}); "
+                                "last.pt holds the last checkpoint: free space, then resume (--resume)") from err
         finally:
             bar.close()
         if self.step == first_step:
@@ -242,14 +259,17 @@ class Trainer:
 
     # ---- checkpoints (the format and its reading live in checkpoint.py) ---------------------------------------
     def save(self, path: Path, kind: str = "last", **extra: Any) -> Path:
-        return save_checkpoint(trainer_state(self, kind, **extra), path)
+        try:
+            return save_checkpoint(trainer_state(self, kind, **extra), path)
+        except RunWriteError:
+            raise
+        except OSError as err:
+            raise RunWriteError(err.errno, f"{path}: writing the checkpoint failed at step {self.step} ({err}); "
+                                "the previous one is intact: free space, then resume (--resume)") from err
 
 
 def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, *, minutes: float | None = None,
-        epochs: int | None = None, steps: int | None = None, resume: bool = False,
-        device: str | torch.device | None = None, progress: bool = True, eval_fn: EvalFn | None = None,
-        eval_every: int = 1000, metric: str | None = None, classifier: nn.Module | None = None) -> Trainer:
-    """Train ``cfg`` on ``data`` into ``out_dir`` (see :class:`Trainer`); returns the trainer (``.G_ema`` etc.)."""
-    trainer = Trainer(cfg, data, out_dir, resume=resume, device=device, progress=progress, eval_fn=eval_fn,
-                      eval_every=eval_every, metric=metric, classifier=classifier)
-    return trainer.run(minutes=minutes, epochs=epochs, steps=steps)
+        epochs: int | None = None, steps: int | None = None, **trainer_options: Any) -> Trainer:
+    """Train ``cfg`` on ``data`` into ``out_dir``; ``trainer_options`` are :class:`Trainer`'s (``resume``,
+    ``device``, ``progress``, ``eval_fn``, ...). Returns the trainer (``.G_ema`` etc.)."""
+    return Trainer(cfg, data, out_dir, **trainer_options).run(minutes=minutes, epochs=epochs, steps=steps)

@@ -151,3 +151,51 @@ def test_corrupt_cache_file_is_named_and_rebuilt(tmp_path):
         again = D.load_arrays(root, cache_root=tmp_path / "cache", progress=False)
     assert torch.equal(again[0], first[0])
     assert torch.load(cache_file, weights_only=True)["filenames"] == first[2]
+
+
+def test_a_missing_first_image_is_named_or_skipped_not_a_missing_folder(tmp_path):
+    root = write_folder(tmp_path / "data")
+    os.remove(root / "iclevr" / "CLEVR_train_000000_0.png")  # the first listed file
+    with pytest.raises(FileNotFoundError, match=r"CLEVR_train_000000_0\.png: image listed in train\.json"):
+        D.load_arrays(root, progress=False)
+    with pytest.warns(UserWarning, match="skipped 1 missing"):
+        _, _, filenames = D.load_arrays(root, skip_bad=True, progress=False)
+    assert filenames == sorted(LISTING)[1:]
+    for path in (root / "iclevr").glob("*.png"):
+        path.unlink()
+    with pytest.raises(FileNotFoundError, match=r"train\.json: none of its first 4 entries"):
+        D.load_arrays(root, progress=False)
+
+
+def test_a_decompression_bomb_header_is_a_named_skippable_error(tmp_path):
+    root = write_folder(tmp_path / "data")
+    bomb = root / "iclevr" / "CLEVR_train_000000_1.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # tiny on disk, 4e8 pixels in its header
+    with pytest.raises(ValueError, match=r"CLEVR_train_000000_1\.png: refused, its header claims more pixels"):
+        D.load_arrays(root, progress=False)
+    with pytest.warns(UserWarning, match="skipped 1"):
+        assert len(D.load_arrays(root, skip_bad=True, progress=False)[2]) == 3
+
+
+def test_a_16_bit_grey_image_reads_like_the_course_with_one_warning(tmp_path):
+    root = write_folder(tmp_path / "data")
+    for name in sorted(LISTING)[:2]:
+        Image.fromarray(np.full((240, 320), 30000, np.uint16)).save(root / "iclevr" / name)
+    with pytest.warns(D.WideImageWarning) as caught:
+        images, _, _ = D.load_arrays(root, progress=False)
+    wide = [w for w in caught if issubclass(w.category, D.WideImageWarning)]
+    assert len(wide) == 1 and "CLEVR_train_000000_0.png" in str(wide[0].message) and "2 such" in str(wide[0].message)
+    with Image.open(root / "iclevr" / sorted(LISTING)[0]) as image:
+        expected = np.asarray(image.convert("RGB").resize((64, 64), Image.Resampling.BILINEAR))
+    assert np.array_equal(images[0].permute(1, 2, 0).numpy(), expected)  # what the course's loader reads
+
+
+def test_content_key_follows_what_the_folder_holds_not_where_or_when(tmp_path):
+    import shutil
+
+    root = write_folder(tmp_path / "data")
+    key = D.content_key(root)
+    shutil.copytree(root, tmp_path / "copy")  # another path, new file times
+    assert D.content_key(tmp_path / "copy") == key
+    Image.new("RGB", (320, 240), (200, 30, 30)).save(root / "iclevr" / sorted(LISTING)[0])  # re-rendered
+    assert D.content_key(root) != key

@@ -281,6 +281,22 @@ def test_judge_cache_follows_the_images_not_only_the_listing(tmp_path):
     assert J.judge_cache_path(root, config) != before
 
 
+def test_judge_cache_survives_a_moved_data_folder_and_adopts_an_older_key(tmp_path):
+    import shutil
+
+    root = write_toy_folder(tmp_path / "data", scenes=4)
+    config = J.JudgeConfig.tiny_config()
+    key = J.judge_cache_path(root, config)
+    shutil.copytree(root, tmp_path / "moved")  # another path, new file times, the same content
+    assert J.judge_cache_path(tmp_path / "moved", config) == key
+    legacy = J.judge_cache_path(root, config, legacy=True)  # where an older version cached this judge
+    assert legacy != key
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    E.save_evaluator(E.build_evaluator(), legacy, {"tiny": True})
+    assert J.ensure_judge(root, progress=False, config=config) == key  # adopted, not trained again
+    assert key.is_file() and not legacy.exists()
+
+
 def test_python_dash_m_dispatch(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lab5_utils", "evaluator", "train", "--help"],
                             capture_output=True, text=True, timeout=60)

@@ -53,6 +53,11 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
               "frechet_samples": 0, "progress": False}
     G, own = notebook.final_generator("tiny_wgan_gp", out, budget)  # the user's own run wins over weights/
     assert own == more and G.z_dim == more["config"]["z_dim"]
+    assert more["request"]["data_key"] and more["request"]["conditions_sha256"]
+    (out / "metrics.json").write_text('{"step": 3, "res')  # cut short
+    with pytest.warns(UserWarning, match=r"metrics\.json: not valid JSON"):
+        measured = experiment.run_preset("tiny_wgan_gp", out, **budget)
+    assert measured["step"] == 3 and measured["results"]["G_ema"]["files"] == more["results"]["G_ema"]["files"]
 
 
 def check_notebook_helpers(summary, run_dir, figures, capsys):

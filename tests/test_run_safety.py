@@ -1,0 +1,244 @@
+"""Runs lose nothing (issue 12), with real processes where the case is about processes: a ``kill -9`` before the
+first periodic checkpoint, a torn log line, a full disk (simulated ENOSPC), two writers in one folder, partial
+files of a killed writer, and the one-line errors of the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lab5_utils.checkpoint import load_checkpoint, save_checkpoint
+from lab5_utils.config import PRESETS
+from lab5_utils.run_folder import RunLockedError, pid_alive
+from lab5_utils.train_utils import StatsLog, configure_threads, random_dataset, read_stats
+from lab5_utils.trainer import RunWriteError, Trainer, fit
+
+CFG = dataclasses.replace(PRESETS["tiny_dcgan"], ckpt_every=10**6, log_every=1)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def _start_training(out: Path, ckpt_seconds: float, hold_only: bool = False) -> subprocess.Popen:
+    """A real process that trains CFG into ``out`` without end (or only holds the folder, ``hold_only``)."""
+    script = textwrap.dedent(f"""
+        import dataclasses, time
+        from lab5_utils.config import PRESETS
+        from lab5_utils.train_utils import random_dataset
+        from lab5_utils.trainer import Trainer
+        cfg = dataclasses.replace(PRESETS["tiny_dcgan"], ckpt_every=10**6, log_every=1)
+        trainer = Trainer(cfg, random_dataset(16), {str(out)!r}, device="cpu", progress=False,
+                          ckpt_seconds={ckpt_seconds})
+        print("ready", flush=True)
+        time.sleep(600) if {hold_only} else trainer.run(steps=10**9)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _wait_for(condition, seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the training process"
+        time.sleep(0.2)
+
+
+def _rows(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.is_file() else 0
+
+
+def test_a_kill_before_the_first_periodic_checkpoint_resumes_from_the_timed_one(tmp_path: Path) -> None:
+    proc = _start_training(tmp_path, ckpt_seconds=1.0)  # ckpt_every is 10**6 steps: only time saves
+    try:
+        _wait_for(lambda: (tmp_path / "last.pt").is_file() and _rows(tmp_path / "stats.jsonl") >= 3)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    saved_step = load_checkpoint(tmp_path / "last.pt")["step"]
+    resumed = Trainer(CFG, random_dataset(16), tmp_path, resume=True, device="cpu", progress=False)
+    assert resumed.step == saved_step >= 1
+    steps = [row["step"] for row in read_stats(tmp_path / "stats.jsonl")]
+    assert steps == list(range(1, saved_step + 1))  # rows up to the checkpoint kept, the rest re-logged later
+    assert not list(tmp_path.glob("*.orphan"))
+
+
+def test_a_log_without_a_checkpoint_is_set_aside_never_deleted(tmp_path: Path) -> None:
+    proc = _start_training(tmp_path, ckpt_seconds=3600.0)
+    try:
+        _wait_for(lambda: _rows(tmp_path / "stats.jsonl") >= 2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    logged = (tmp_path / "stats.jsonl").read_text()
+    with pytest.warns(UserWarning, match="no last.pt accounts for"):
+        Trainer(CFG, random_dataset(16), tmp_path, resume=True, device="cpu", progress=False)
+    kept = list(tmp_path.glob("stats.jsonl.*.orphan"))
+    assert len(kept) == 1 and kept[0].read_text().startswith(logged.splitlines()[0])
+    assert not (tmp_path / "stats.jsonl").exists()
+
+
+def test_a_second_process_is_refused_and_a_stale_lock_taken_over(tmp_path: Path) -> None:
+    holder = _start_training(tmp_path, ckpt_seconds=3600.0, hold_only=True)
+    try:
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid} "):
+            Trainer(CFG, random_dataset(16), tmp_path, device="cpu", progress=False)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with pytest.warns(UserWarning, match=f"stale lock of pid {holder.pid}"):
+        trainer = Trainer(CFG, random_dataset(16), tmp_path, device="cpu", progress=False)
+    assert (tmp_path / "run.lock").is_file()
+    trainer.lock()  # released
+    assert not (tmp_path / "run.lock").exists()
+
+
+def test_a_torn_last_line_is_dropped_with_a_warning_naming_the_log(tmp_path: Path) -> None:
+    fit(CFG, random_dataset(8), tmp_path, steps=2, device="cpu", progress=False)
+    log = tmp_path / "stats.jsonl"
+    with log.open("a") as f:
+        f.write('{"step": 26, "ep')  # what a full disk left behind
+    with pytest.warns(UserWarning, match=r"stats\.jsonl: dropped 1 torn line"):
+        trainer = Trainer(CFG, random_dataset(8), tmp_path, resume=True, device="cpu", progress=False)
+    assert trainer.step == 2 and [r["step"] for r in read_stats(log)] == [1, 2]
+
+
+def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(tmp_path: Path, monkeypatch) -> None:
+    cfg = dataclasses.replace(CFG, ckpt_every=2)
+    whole = fit(cfg, random_dataset(8), tmp_path / "whole", steps=6, device="cpu", progress=False)
+    original = StatsLog.write
+
+    def full_disk(self: StatsLog, row) -> None:
+        if row.get("step", 0) >= 4:
+            with self.path.open("a") as f:
+                f.write('{"step": 4, "ep')
+            raise OSError(errno.ENOSPC, "No space left on device")
+        original(self, row)
+
+    monkeypatch.setattr(StatsLog, "write", full_disk)
+    split = tmp_path / "split"
+    with pytest.raises(RunWriteError, match=r"split: a write failed at step 4 .*No space left.*--resume"):
+        fit(cfg, random_dataset(8), split, steps=6, device="cpu", progress=False)
+    assert load_checkpoint(split / "last.pt")["step"] == 2  # intact
+    monkeypatch.setattr(StatsLog, "write", original)
+    with pytest.warns(UserWarning, match="torn line"):
+        resumed = fit(cfg, random_dataset(8), split, steps=6, resume=True, device="cpu", progress=False)
+    for name, value in whole.G.state_dict().items():
+        assert torch.equal(value, resumed.G.state_dict()[name]), name
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path: Path, monkeypatch) -> None:
+    trainer = fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
+    before = (tmp_path / "last.pt").read_bytes()
+
+    def no_space(*args, **kwargs) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", no_space)
+    with pytest.raises(RunWriteError, match=r"last\.pt: writing the checkpoint failed"):
+        trainer.run(steps=2)
+    assert (tmp_path / "last.pt").read_bytes() == before and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_partial_files_of_a_killed_writer_are_removed_on_the_next_start(tmp_path: Path) -> None:
+    dead = next(pid for pid in range(4_000_000, 4_100_000) if not pid_alive(pid))
+    (tmp_path / f".last.pt.tmp{dead}").write_bytes(b"half")
+    (tmp_path / f"stats.tmp{os.getpid()}").write_bytes(b"ours, being written")
+    Trainer(CFG, random_dataset(8), tmp_path, device="cpu", progress=False)
+    assert not (tmp_path / f".last.pt.tmp{dead}").exists() and (tmp_path / f"stats.tmp{os.getpid()}").exists()
+
+
+def test_a_truncated_or_foreign_checkpoint_says_what_to_do(tmp_path: Path) -> None:
+    fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
+    last = tmp_path / "last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"last\.pt: cannot be read .*truncated.*best\.pt") as info:
+        load_checkpoint(last)
+    foreign = tmp_path / "foreign.pt"
+    foreign.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"foreign\.pt: cannot be read as a lab5_utils GAN checkpoint"):
+        load_checkpoint(foreign)
+    assert "weights_only=False" not in str(info.value)
+    save_checkpoint({"a": 1}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="not a lab5_utils GAN checkpoint"):
+        load_checkpoint(tmp_path / "plain.pt")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lab5_utils", *args], cwd=cwd, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--minutes", "0"], "--minutes: '0': must be more than 0"),
+    (["--minutes", "-1"], "--minutes: '-1': must be more than 0"),
+    (["--epochs", "0"], "--epochs: '0': must be at least 1"),
+    (["--steps", "-5"], "--steps: '-5': must be at least 1"),
+    (["--steps", "1", "--seeds", "0"], "--seeds: '0': must be at least 1"),
+    (["--steps", "1", "--out", "a_file"], "a_file: --out, the run folder is a file"),
+])
+def test_command_line_mistakes_are_one_line_with_status_2(args, message, tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("")
+    done = _cli("train", "--preset", "tiny_dcgan", *args, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()  # nothing trained, no empty run folder left behind
+
+
+def test_a_bad_checkpoint_on_the_command_line_is_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad.pt").write_bytes(b"\x80\x02garbage")
+    args = ("generate", "--ckpt", "bad.pt", "--out", "grid.png")
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("error: bad.pt: cannot be read")
+    assert len(done.stderr.strip().splitlines()) == 1 and "weights_only=False" not in done.stderr
+    assert "Traceback" in _cli(*args, "--debug", cwd=tmp_path).stderr
+
+
+def test_threads_follow_the_lent_cpus_and_the_user(monkeypatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.setenv("LAB5_THREADS", "1")
+        assert configure_threads() == 1 == torch.get_num_threads()
+        monkeypatch.delenv("LAB5_THREADS")
+        assert configure_threads() == len(os.sched_getaffinity(0))
+        monkeypatch.setenv("LAB5_THREADS", "zero")
+        with pytest.raises(ValueError, match="LAB5_THREADS='zero'"):
+            configure_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_checkpoint_written_on_a_gpu_loads_on_this_cpu(tmp_path: Path, monkeypatch) -> None:
+    """Simulated where no GPU exists: the file's storages are tagged ``cuda:0`` as a GPU run writes them."""
+    from lab5_utils.checkpoint import load_generator
+
+    fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(state, tmp_path / "gpu.pt")
+    if not torch.cuda.is_available():  # the simulation bites: without map_location torch refuses the file
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(tmp_path / "gpu.pt", weights_only=True)
+    assert load_checkpoint(tmp_path / "gpu.pt")["step"] == 1
+    assert load_generator(tmp_path / "gpu.pt").z_dim == CFG.z_dim
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_gpu_on_a_cpu_machine_is_one_line(tmp_path: Path) -> None:
+    done = _cli("train", "--preset", "tiny_dcgan", "--steps", "1", "--device", "cuda", cwd=tmp_path)
+    assert done.returncode == 2 and "'cuda': no CUDA device on this machine" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
