@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: a run continues from its last checkpoint with --resume", file=sys.stderr)
+        hint = ": the run continues from its last checkpoint with --resume" if argv[0] == "train" else ""
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
 

@@ -10,6 +10,7 @@ frozen aux classifier's weights, or None).
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import warnings
 from pathlib import Path
@@ -34,12 +35,19 @@ FREE_FIELDS = ("log_every", "ckpt_every", "bf16")
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """``torch.save`` to a temp file in the same folder, then ``os.replace`` (never a half-written file)."""
+    """``torch.save`` to a temp file in the same folder, then ``os.replace`` (never a half-written file). The bytes
+    are serialised in memory first and written with Python's own ``write`` + ``fsync``, so a full disk raises
+    ``OSError`` (ENOSPC), not torch's ``RuntimeError``, and a power loss cannot leave a renamed empty file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
     try:
-        torch.save(state, tmp)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -49,16 +49,16 @@ def main(argv: list[str]) -> int:
         overrides = parse_overrides(args.overrides)
         cfg = get_config(args.preset, **overrides)
     except ValueError as err:
-        raise SystemExit(f"error: {err}") from err
+        raise ValueError(f"--preset / --set: {err}") from err
     if args.minutes is None and args.epochs is None and args.steps is None:
-        raise SystemExit("error: give a budget: --minutes (training time), --epochs and/or --steps")
+        raise ValueError("give a budget: --minutes (training time), --epochs and/or --steps")
     out = args.out or Path("runs") / cfg.name
     if (out / "last.pt").is_file() and not args.resume:
-        raise SystemExit(f"error: {out / 'last.pt'} exists: pass --resume to continue that run, or another --out")
-    from lab5_utils.paths import cache_dir
+        raise FileExistsError(f"{out / 'last.pt'} exists: pass --resume to continue that run, or another --out")
+    from lab5_utils.paths import cache_root
 
     writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
-    writable_folder(cache_dir(), "the cache ($LAB5_CACHE)")
+    writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
     summary = run_preset(args.preset, out, minutes=args.minutes, epochs=args.epochs, steps=args.steps,
                          data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
                          frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,
@@ -72,12 +72,12 @@ def main(argv: list[str]) -> int:
 
 
 def shipped_generator_path() -> Path:
-    """``weights/generator.pt``, or a ``SystemExit`` saying how to get a generator when there is none."""
+    """``weights/generator.pt``, or a ``FileNotFoundError`` saying how to get a generator when there is none."""
     from lab5_utils.weights import GENERATOR_FILE, shipped, weights_dir
 
     path = shipped(GENERATOR_FILE)
     if path is None:
-        raise SystemExit(f"error: no --ckpt given and no shipped generator at {weights_dir() / GENERATOR_FILE}; "
+        raise FileNotFoundError(f"no --ckpt given and no shipped generator at {weights_dir() / GENERATOR_FILE}; "
                          "train one (python -m lab5_utils train ...) and pass --ckpt runs/<preset>/last.pt")
     return path
 
@@ -128,7 +128,7 @@ def main_export(argv: list[str]) -> int:
     if summary.get("judge_tiny"):
         problems.append(f"{args.run / 'metrics.json'} was measured with a TINY test judge")
     if problems:
-        raise SystemExit("error: " + "; ".join(problems))
+        raise ValueError("; ".join(problems))
     repo = Path(__file__).resolve().parents[1]
     git = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
     results = summary["results"]

@@ -92,8 +92,9 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
     if metrics_file.is_file() and last.is_file():
         try:
             saved = json.loads(metrics_file.read_text())
-        except ValueError:
-            warnings.warn(f"{metrics_file}: not valid JSON (cut short?); measuring the run again", stacklevel=2)
+            assert isinstance(saved, dict)
+        except (ValueError, AssertionError):
+            warnings.warn(f"{metrics_file}: not a metrics dict (cut short?); measuring the run again", stacklevel=2)
             saved = {}
         if saved.get("request") == request and saved.get("last_sha256") == file_digest(last):
             return saved  # this run already met this budget and was measured: nothing to train or evaluate

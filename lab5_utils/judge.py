@@ -8,6 +8,7 @@ No colour jitter: colours are the labels.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -225,7 +226,8 @@ def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.devi
     path = judge_cache_path(data_root, config)
     legacy = judge_cache_path(data_root, config, legacy=True)
     if not path.is_file() and legacy.is_file():
-        os.replace(legacy, path)  # cached by an older version under a path-dependent key: keep it, never retrain
+        with contextlib.suppress(FileNotFoundError):  # another process may adopt it first
+            os.replace(legacy, path)  # cached by an older version under a path-dependent key: never retrain it
     if not path.is_file():
         from lab5_utils.train_utils import default_device
 

@@ -20,9 +20,14 @@ FAST_SCENES = 40
 RENDERER_VERSION = 3
 
 
+def cache_root() -> Path:
+    """``$LAB5_CACHE`` or ``~/.cache/lab5_utils``, as named (not created; :func:`cache_dir` creates it)."""
+    return Path(os.environ.get("LAB5_CACHE", Path.home() / ".cache" / "lab5_utils")).expanduser()
+
+
 def cache_dir() -> Path:
     """``$LAB5_CACHE`` or ``~/.cache/lab5_utils`` (created on demand)."""
-    path = Path(os.environ.get("LAB5_CACHE", Path.home() / ".cache" / "lab5_utils")).expanduser()
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -39,6 +44,13 @@ def sha256_file(path: str | Path) -> str:
 def fast_mode() -> bool:
     """True when ``LAB5_FAST`` is set to a non-empty value other than ``0`` (CI's smoke-test switch)."""
     return os.environ.get("LAB5_FAST", "") not in {"", "0"}
+
+
+def smoke_mode() -> bool:
+    """True when ``LAB5_SMOKE`` is set (not ``0``): the notebooks run their REAL presets for two steps each on the
+    small fast-mode data, with one noise seed, into temp folders (CI's check of the full path's shapes, memory and
+    devices; its numbers mean nothing)."""
+    return os.environ.get("LAB5_SMOKE", "") not in {"", "0"}
 
 
 def ensure_judge_data(progress: bool = True, seed: int = JUDGE_SEED) -> Path:

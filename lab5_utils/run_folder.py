@@ -1,31 +1,57 @@
-"""One run folder, one writer, nothing lost: a lock naming the process that trains into the folder, the log of a
+"""One run folder, one writer, nothing lost: a lock naming the process that trains into the folder, files of a
 run that cannot be resumed set aside (never deleted), and the partial ``*.tmp<pid>`` files of killed writers
 removed on the next start.
 
-The lock is ``out_dir/run.lock`` holding ``{"pid", "host", "started"}``, created with ``O_EXCL`` (no race between
-two starts). A lock whose process is gone (a ``kill -9``, a crash, a reboot) is stale: it is taken over with a
-warning. Another live process holding it raises :class:`RunLockedError` naming it. The same process may take
-its own lock again (a notebook that builds a second trainer for the same folder).
+The lock is an exclusive ``flock`` on ``out_dir/run.lock``, which also holds ``{"pid", "host", "started"}`` of
+its holder. The kernel drops the lock when the holder exits in any way (``kill -9`` included), so a lock is never
+stale and a reused pid is never mistaken for the holder. A second :class:`RunLock` on a held folder, in another
+process or this one, raises :class:`RunLockedError` naming the holder. Without ``fcntl`` (Windows) folders are
+not locked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import socket
 import warnings
-import weakref
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = "run.lock"
 _TMP = re.compile(r"\.tmp(\d+)$")
 
 
 class RunLockedError(RuntimeError):
-    """Another live process trains into this run folder."""
+    """Another live process (or another trainer in this one) trains into this run folder."""
+
+
+class RunWriteError(OSError):
+    """Writing a run's log or checkpoint failed (a full disk, a lost mount); the last checkpoint is intact."""
+
+
+@contextlib.contextmanager
+def writing(path: Path, step: int) -> Iterator[None]:
+    """Turn an ``OSError`` while writing ``path`` at generator step ``step`` into one :class:`RunWriteError` whose
+    message starts with the file and says what to do."""
+    try:
+        yield
+    except RunWriteError:
+        raise
+    except OSError as err:
+        error = RunWriteError(f"{path}: writing failed at step {step} ({err.strerror or err}); the last checkpoint "
+                              "(last.pt) is intact: free space, then resume (--resume)")
+        error.errno = err.errno
+        raise error from err
 
 
 def pid_alive(pid: int) -> bool:
@@ -39,62 +65,61 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _holder(lock: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return None  # vanished or torn (a kill during the write): not a live holder's lock
+class RunLock:
+    """``with RunLock(out_dir):`` holds the folder's lock for the block (or ``acquire()`` / ``release()``)."""
 
+    def __init__(self, out_dir: str | Path) -> None:
+        self.path = Path(out_dir) / LOCK_FILE
+        self.fd: int | None = None
 
-def acquire(out_dir: str | Path) -> Path:
-    """Take ``out_dir/run.lock`` for this process; released by :func:`release` (or at exit / garbage collection
-    of the owner, see :func:`hold`). Raises :class:`RunLockedError` when a live process on this host holds it."""
-    lock = Path(out_dir) / LOCK_FILE
-    me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
-    for _ in range(3):
+    def acquire(self) -> RunLock:
+        if fcntl is None or self.fd is not None:
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _holder(lock)
-            if holder and holder.get("pid") != me["pid"]:
-                other_host = holder.get("host") != me["host"]
-                if other_host or pid_alive(int(holder["pid"])):
-                    raise RunLockedError(
-                        f"{lock}: another run trains into {lock.parent} (pid {holder['pid']} on {holder.get('host')}, "
-                        f"since {holder.get('started')}); wait for it, stop it, or choose another --out") from None
-                warnings.warn(f"{lock}: stale lock of pid {holder['pid']} (no such process), taken over",
-                              stacklevel=3)
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(me))
-        return lock
-    raise RunLockedError(f"{lock}: could not take the lock (another start is racing for it)")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            try:
+                holder = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                holder = {}
+            raise RunLockedError(
+                f"{self.path}: another run trains into {self.path.parent} (pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}, since {holder.get('started', '?')}); wait for it, stop it, or "
+                "choose another --out") from None
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(me).encode())
+        self.fd = fd
+        return self
 
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the flock; the file stays (harmless, unlocked)
+            self.fd = None
 
-def release(lock: Path, pid: int | None = None) -> None:
-    """Remove ``lock`` if this process (or ``pid``) holds it."""
-    holder = _holder(lock)
-    if holder and holder.get("pid") == (pid or os.getpid()) and holder.get("host") == socket.gethostname():
-        lock.unlink(missing_ok=True)
+    def __enter__(self) -> RunLock:
+        return self.acquire()
 
-
-def hold(owner: object, out_dir: str | Path) -> weakref.finalize:
-    """:func:`acquire` the folder's lock for as long as ``owner`` lives (released when it is garbage collected
-    or the interpreter exits; call the returned finalizer to release it earlier)."""
-    lock = acquire(out_dir)
-    return weakref.finalize(owner, release, lock, os.getpid())
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.release()
 
 
 def set_aside(path: str | Path, why: str) -> Path | None:
-    """Rename a non-empty ``path`` to ``<name>.<UTC time>.orphan`` with a warning that names both; returns the new
-    path (None when there was nothing to keep). Used for a log that no checkpoint accounts for."""
+    """Rename a non-empty ``path`` to ``<name>.<UTC time>.orphan`` (a new name, never an existing file) with a
+    warning that names both; returns the new path (None when there was nothing to keep)."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         path.unlink(missing_ok=True)
         return None
-    kept = path.with_name(f"{path.name}.{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}.orphan")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    kept = path.with_name(f"{path.name}.{stamp}.orphan")
+    counter = 1
+    while kept.exists():
+        kept, counter = path.with_name(f"{path.name}.{stamp}-{counter}.orphan"), counter + 1
     os.replace(path, kept)
     warnings.warn(f"{path}: {why}; kept as {kept}", stacklevel=3)
     return kept

@@ -250,4 +250,12 @@ def read_stats(path: str | Path) -> list[dict[str, Any]]:
     path = path / "stats.jsonl" if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no stats file")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows, torn = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            rows.append(json.loads(line)) if line.strip() else None
+        except ValueError:
+            torn += 1  # a line cut short by a kill or a full disk (dropped for good on the next resume)
+    if torn:
+        warnings.warn(f"{path}: skipped {torn} torn line(s)", stacklevel=2)
+    return rows

@@ -11,7 +11,8 @@ of an uninterrupted one on the CPU.
 ``out_dir`` gets ``stats.jsonl`` (one JSON object per log step / evaluation), ``last.pt`` (every
 ``cfg.ckpt_every`` steps and every ``ckpt_seconds`` of wall time, so a kill loses minutes, not the run),
 ``best.pt`` (by the evaluation metric, when ``eval_fn`` is given), ``nan_step<N>.pt`` if a loss goes non-finite
-and ``run.lock`` while a trainer holds the folder (:mod:`lab5_utils.run_folder`: a second writer is refused).
+and ``run.lock``, locked while a trainer changes the folder (:mod:`lab5_utils.run_folder`: a second writer is
+refused).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from lab5_utils.checkpoint import load_generator, restore_trainer, save_checkpoi
 from lab5_utils.config import TrainConfig
 from lab5_utils.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.models import attention_gammas, build_models
-from lab5_utils.run_folder import hold, remove_stale_tmp, set_aside
+from lab5_utils.run_folder import RunLock, RunWriteError, remove_stale_tmp, set_aside, writing
 from lab5_utils.train_utils import BatchStream, StatsLog, as_arrays, augment, default_device, ema_update, eta_line
 
 __all__ = ["NonFiniteLossError", "RunWriteError", "Trainer", "fit", "load_generator"]
@@ -42,10 +43,6 @@ EvalFn = Callable[[nn.Module], Mapping[str, float]]
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN/inf; the message names the step, the losses and the diagnostic checkpoint."""
-
-
-class RunWriteError(OSError):
-    """Writing the log or a checkpoint failed (a full disk, a lost mount); ``last.pt`` is left as it was."""
 
 
 class Trainer:
@@ -88,13 +85,18 @@ class Trainer:
         self.step, self.train_time = 0, 0.0
         self.best: dict[str, Any] = {"metric": metric, "value": None, "step": None, "which": None}
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.lock = hold(self, self.out_dir)  # one writer per folder; call self.lock() to release it early
-        remove_stale_tmp(self.out_dir)  # partial writes of a killed run
+        self.lock = RunLock(self.out_dir)  # held while the folder changes: here and in run()
         self.log = StatsLog(self.out_dir / "stats.jsonl")
-        if resume and (self.out_dir / "last.pt").is_file():
-            restore_trainer(self, self.out_dir / "last.pt")
-        else:  # a fresh start never deletes a log: one without last.pt is a killed run's record
-            set_aside(self.log.path, "a log that no last.pt accounts for, from a fresh start in the same folder")
+        with self.lock:
+            remove_stale_tmp(self.out_dir)  # partial writes of a killed run
+            last = self.out_dir / "last.pt"
+            if resume and last.is_file():
+                restore_trainer(self, last)
+            elif last.is_file():  # a fresh start on an old run (resume=False): the old run's files are kept
+                for name in ("stats.jsonl", "last.pt", "best.pt"):
+                    set_aside(self.out_dir / name, "an earlier run's file, from a fresh start in its folder")
+            else:  # a log without last.pt is a run killed before its first checkpoint: kept, never deleted
+                set_aside(self.log.path, "a log that no last.pt accounts for, from a fresh start in the folder")
 
     # ---- one training step -------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -185,7 +187,8 @@ class Trainer:
         """Train until ``minutes`` of wall time (this call), ``epochs`` (total), ``steps`` (total) or
         ``train_minutes`` of training-step time (total over resumes: a met budget trains nothing) is reached.
         Budgets are checked between steps, so a step that crosses the budget finishes: ``epochs`` ends at the
-        first step boundary at or after the epoch boundary (one step draws ``n_critic`` batches)."""
+        first step boundary at or after the epoch boundary (one step draws ``n_critic`` batches). The folder's
+        lock is held for the call (another trainer on it raises ``RunLockedError``)."""
         if minutes is None and epochs is None and steps is None and train_minutes is None:
             raise ValueError("run: give minutes, epochs, steps and/or train_minutes")
         start, window_start, window_steps, first_step = time.monotonic(), time.monotonic(), 0, self.step
@@ -193,8 +196,8 @@ class Trainer:
         limits = ((steps, lambda: self.step), (epochs, lambda: self.batches.epoch),
                   (None if minutes is None else 60 * minutes, lambda: time.monotonic() - start),
                   (None if train_minutes is None else 60 * train_minutes, lambda: self.train_time))
-        bar = tqdm(total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress, unit="step")
-        try:
+        with self.lock, tqdm(total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress,
+                             unit="step") as bar:
             while not any(limit is not None and reached() >= limit for limit, reached in limits):
                 t0 = time.monotonic()
                 values = self.train_step()
@@ -208,7 +211,8 @@ class Trainer:
                     eta_said = True
                 if self.step % self.cfg.log_every == 0:
                     rate = window_steps * self.cfg.batch_size * self.cfg.n_critic / (time.monotonic() - window_start)
-                    row = self.log.flush(self._log_extra(rate))
+                    with writing(self.log.path, self.step):
+                        row = self.log.flush(self._log_extra(rate))
                     bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "gp") if k in row})
                     window_start, window_steps = time.monotonic(), 0
                 if self.eval_fn is not None and self.step % self.eval_every == 0:
@@ -216,18 +220,11 @@ class Trainer:
                 if self.step % self.cfg.ckpt_every == 0 or time.monotonic() - saved_at >= self.ckpt_seconds:
                     self.save(self.out_dir / "last.pt")
                     saved_at = time.monotonic()
-        except RunWriteError:
-            raise
-        except OSError as err:
-            raise RunWriteError(err.errno, f"{self.out_dir}: a write failed at step {self.step} ({err}); "
-                                "last.pt holds the last checkpoint: free space, then resume (--resume)") from err
-        finally:
-            bar.close()
-        if self.step == first_step:
-            return self  # the budget was already met: nothing trained, nothing rewritten
-        if self.eval_fn is not None and self.step % self.eval_every != 0:
-            self.evaluate()
-        self.save(self.out_dir / "last.pt")
+            if self.step == first_step:
+                return self  # the budget was already met: nothing trained, nothing rewritten
+            if self.eval_fn is not None and self.step % self.eval_every != 0:
+                self.evaluate()
+            self.save(self.out_dir / "last.pt")
         return self
 
     def _log_extra(self, images_per_s: float) -> dict[str, Any]:
@@ -251,7 +248,8 @@ class Trainer:
         which = max(results, key=lambda k: results[k][metric])
         value = float(results[which][metric])
         row = {"step": self.step, "epoch": self.batches.epoch, "eval": results["G"], "eval_ema": results["G_ema"]}
-        self.log.write(row)
+        with writing(self.log.path, self.step):
+            self.log.write(row)
         if self.best["value"] is None or value > self.best["value"]:
             self.best = {"metric": metric, "value": value, "step": self.step, "which": which}
             self.save(self.out_dir / "best.pt", kind="best")
@@ -259,13 +257,8 @@ class Trainer:
 
     # ---- checkpoints (the format and its reading live in checkpoint.py) ---------------------------------------
     def save(self, path: Path, kind: str = "last", **extra: Any) -> Path:
-        try:
+        with writing(path, self.step):
             return save_checkpoint(trainer_state(self, kind, **extra), path)
-        except RunWriteError:
-            raise
-        except OSError as err:
-            raise RunWriteError(err.errno, f"{path}: writing the checkpoint failed at step {self.step} ({err}); "
-                                "the previous one is intact: free space, then resume (--resume)") from err
 
 
 def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, *, minutes: float | None = None,

@@ -55,7 +55,7 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert own == more and G.z_dim == more["config"]["z_dim"]
     assert more["request"]["data_key"] and more["request"]["conditions_sha256"]
     (out / "metrics.json").write_text('{"step": 3, "res')  # cut short
-    with pytest.warns(UserWarning, match=r"metrics\.json: not valid JSON"):
+    with pytest.warns(UserWarning, match=r"metrics\.json: not a metrics dict"):
         measured = experiment.run_preset("tiny_wgan_gp", out, **budget)
     assert measured["step"] == 3 and measured["results"]["G_ema"]["files"] == more["results"]["G_ema"]["files"]
 

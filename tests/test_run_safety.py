@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import torch
 
 from lab5_utils.checkpoint import load_checkpoint, save_checkpoint
 from lab5_utils.config import PRESETS
-from lab5_utils.run_folder import RunLockedError, pid_alive
+from lab5_utils.run_folder import RunLock, RunLockedError, pid_alive
 from lab5_utils.train_utils import StatsLog, configure_threads, random_dataset, read_stats
 from lab5_utils.trainer import RunWriteError, Trainer, fit
 
@@ -31,10 +32,10 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
-def _start_training(out: Path, ckpt_seconds: float, hold_only: bool = False) -> subprocess.Popen:
-    """A real process that trains CFG into ``out`` without end (or only holds the folder, ``hold_only``)."""
+def _start_training(out: Path, ckpt_seconds: float) -> subprocess.Popen:
+    """A real process that trains CFG into ``out`` without end (holding the folder's lock while it trains)."""
     script = textwrap.dedent(f"""
-        import dataclasses, time
+        import dataclasses
         from lab5_utils.config import PRESETS
         from lab5_utils.train_utils import random_dataset
         from lab5_utils.trainer import Trainer
@@ -42,10 +43,16 @@ def _start_training(out: Path, ckpt_seconds: float, hold_only: bool = False) -> 
         trainer = Trainer(cfg, random_dataset(16), {str(out)!r}, device="cpu", progress=False,
                           ckpt_seconds={ckpt_seconds})
         print("ready", flush=True)
-        time.sleep(600) if {hold_only} else trainer.run(steps=10**9)
+        trainer.run(steps=10**9)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready and proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 
@@ -90,19 +97,23 @@ def test_a_log_without_a_checkpoint_is_set_aside_never_deleted(tmp_path: Path) -
     assert not (tmp_path / "stats.jsonl").exists()
 
 
-def test_a_second_process_is_refused_and_a_stale_lock_taken_over(tmp_path: Path) -> None:
-    holder = _start_training(tmp_path, ckpt_seconds=3600.0, hold_only=True)
+def test_a_second_writer_is_refused_naming_the_first_and_a_killed_one_frees_the_folder(tmp_path: Path) -> None:
+    holder = _start_training(tmp_path, ckpt_seconds=3600.0)
     try:
-        with pytest.raises(RunLockedError, match=f"pid {holder.pid} "):
-            Trainer(CFG, random_dataset(16), tmp_path, device="cpu", progress=False)
+        _wait_for(lambda: _rows(tmp_path / "stats.jsonl") >= 1)  # it trains, so it holds the lock
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid} on "):
+            Trainer(CFG, random_dataset(16), tmp_path, resume=True, device="cpu", progress=False)
+        assert _rows(tmp_path / "stats.jsonl") >= 1  # the refused start touched nothing
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    with pytest.warns(UserWarning, match=f"stale lock of pid {holder.pid}"):
-        trainer = Trainer(CFG, random_dataset(16), tmp_path, device="cpu", progress=False)
-    assert (tmp_path / "run.lock").is_file()
-    trainer.lock()  # released
-    assert not (tmp_path / "run.lock").exists()
+    with pytest.warns(UserWarning, match="no last.pt accounts for"):  # kill -9 freed the folder
+        trainer = Trainer(CFG, random_dataset(16), tmp_path, resume=True, device="cpu", progress=False)
+    assert trainer.run(steps=1).step == 1
+    with RunLock(tmp_path):  # in this process too: a second lock on a held folder is refused
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()} "):
+            RunLock(tmp_path).acquire()
+    RunLock(tmp_path).acquire().release()  # and free again after the block
 
 
 def test_a_torn_last_line_is_dropped_with_a_warning_naming_the_log(tmp_path: Path) -> None:
@@ -115,8 +126,10 @@ def test_a_torn_last_line_is_dropped_with_a_warning_naming_the_log(tmp_path: Pat
     assert trainer.step == 2 and [r["step"] for r in read_stats(log)] == [1, 2]
 
 
-def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(tmp_path: Path, monkeypatch) -> None:
-    cfg = dataclasses.replace(CFG, ckpt_every=2)
+@pytest.mark.parametrize("every, seconds, saved", [(2, 180.0, 2), (10**6, 0.0, 3)], ids=["by-steps", "by-time"])
+def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(every, seconds, saved, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    cfg = dataclasses.replace(CFG, ckpt_every=every)
     whole = fit(cfg, random_dataset(8), tmp_path / "whole", steps=6, device="cpu", progress=False)
     original = StatsLog.write
 
@@ -129,9 +142,9 @@ def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(tmp_path: Pat
 
     monkeypatch.setattr(StatsLog, "write", full_disk)
     split = tmp_path / "split"
-    with pytest.raises(RunWriteError, match=r"split: a write failed at step 4 .*No space left.*--resume"):
-        fit(cfg, random_dataset(8), split, steps=6, device="cpu", progress=False)
-    assert load_checkpoint(split / "last.pt")["step"] == 2  # intact
+    with pytest.raises(RunWriteError, match=r"stats\.jsonl: writing failed at step 4 \(No space left.*--resume"):
+        fit(cfg, random_dataset(8), split, steps=6, device="cpu", progress=False, ckpt_seconds=seconds)
+    assert load_checkpoint(split / "last.pt")["step"] == saved  # intact; by time: a step no ckpt_every divides
     monkeypatch.setattr(StatsLog, "write", original)
     with pytest.warns(UserWarning, match="torn line"):
         resumed = fit(cfg, random_dataset(8), split, steps=6, resume=True, device="cpu", progress=False)
@@ -139,15 +152,12 @@ def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(tmp_path: Pat
         assert torch.equal(value, resumed.G.state_dict()[name]), name
 
 
-def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path: Path, monkeypatch) -> None:
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path: Path) -> None:
+    """A real ENOSPC: the checkpoint's temp file is a link to /dev/full."""
     trainer = fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
     before = (tmp_path / "last.pt").read_bytes()
-
-    def no_space(*args, **kwargs) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(torch, "save", no_space)
-    with pytest.raises(RunWriteError, match=r"last\.pt: writing the checkpoint failed"):
+    (tmp_path / f".last.pt.tmp{os.getpid()}").symlink_to("/dev/full")
+    with pytest.raises(RunWriteError, match=r"last\.pt: writing failed at step 2 \(No space left on device\)"):
         trainer.run(steps=2)
     assert (tmp_path / "last.pt").read_bytes() == before and not list(tmp_path.glob(".*tmp*"))
 
@@ -195,6 +205,13 @@ def test_command_line_mistakes_are_one_line_with_status_2(args, message, tmp_pat
     assert done.returncode == 2 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()  # nothing trained, no empty run folder left behind
+
+
+def test_the_judge_command_checks_its_output_before_training(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("")
+    done = _cli("evaluator", "train", "--tiny", "--out", "a_file/judge.pth", cwd=tmp_path)
+    assert done.returncode == 2 and "a_file: the folder of --out is a file, not a folder" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
 def test_a_bad_checkpoint_on_the_command_line_is_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:

@@ -227,9 +227,9 @@ def test_cli_train_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main([*args, "--seeds", "2", "--frechet-samples", "0"]) == 0
     assert torch.load(out / "last.pt", weights_only=True)["config"]["lr_g"] == 0.001
     assert "TINY test judge" in capsys.readouterr().out and (out / "metrics.json").is_file()
-    with pytest.raises(SystemExit, match="last.pt exists: pass --resume"):
+    with pytest.raises(FileExistsError, match="last.pt exists: pass --resume"):
         main(args)
-    with pytest.raises(SystemExit, match="lr_gg"):
+    with pytest.raises(ValueError, match="lr_gg"):
         main([*args[:-1], "lr_gg=0.001"])
     grid = tmp_path / "grid.png"
     assert main_generate(["--ckpt", str(out / "last.pt"), "--conditions", "test", "--out", str(grid),

@@ -106,3 +106,20 @@ def test_committed_weights_match_their_manifest_and_load_on_cpu() -> None:
         x = G(torch.randn(2, G.z_dim), y)
     assert x.shape == (2, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
     assert load_evaluator(REPO_WEIGHTS / W.JUDGE_FILE).predict(x).shape == (2, 24)
+
+
+def test_export_refuses_an_existing_target_a_stale_measurement_and_a_tiny_judge(tmp_path: Path) -> None:
+    from lab5_utils.cli_train import main_export
+
+    last = _run(tmp_path)
+    metrics = {"last_sha256": "not the checkpoint", "judge_tiny": True, "results": {}}
+    (last.parent / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / W.GENERATOR_FILE).write_bytes(b"shipped before")
+    args = ["--run", str(last.parent), "--out", str(tmp_path / "w"), "--command", "test"]
+    with pytest.raises(ValueError) as info:
+        main_export(args)
+    message = str(info.value)
+    assert "generator.pt exists (shipped weights are written once)" in message
+    assert "does not measure" in message and "TINY test judge" in message
+    assert (tmp_path / "w" / W.GENERATOR_FILE).read_bytes() == b"shipped before"
