@@ -109,18 +109,27 @@ def decode_image(path: Path, size: int) -> torch.Tensor:
     return torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8).view(size, size, 3).permute(2, 0, 1).clone()
 
 
-def cache_key(root: Path, size: int) -> str:
-    """Hash of the listing, each image's size and mtime, and the resize settings: changes -> new cache."""
+def _image_stats(root: Path) -> tuple[dict[str, list[str]], Path, list[tuple[str, os.stat_result | None]]]:
+    """The validated listing, the image folder and each listed image's ``stat`` (None when missing), by name."""
     listing = read_listing(root)
     image_dir = find_image_dir(root, sorted(listing))
-    digest = hashlib.sha256(json.dumps([CACHE_VERSION, size, RESAMPLE.name], sort_keys=True).encode())
-    digest.update(json.dumps(listing, sort_keys=True).encode())
+    stats = []
     for filename in sorted(listing):
         try:
-            stat = (image_dir / filename).stat()
-            digest.update(f"{filename}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+            stats.append((filename, (image_dir / filename).stat()))
         except FileNotFoundError:
-            digest.update(f"{filename}:missing;".encode())
+            stats.append((filename, None))
+    return listing, image_dir, stats
+
+
+def cache_key(root: Path, size: int) -> str:
+    """Hash of the listing, each image's size and mtime, and the resize settings: changes -> new cache."""
+    listing, _, stats = _image_stats(root)
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, size, RESAMPLE.name], sort_keys=True).encode())
+    digest.update(json.dumps(listing, sort_keys=True).encode())
+    for filename, stat in stats:
+        digest.update((f"{filename}:missing;" if stat is None
+                       else f"{filename}:{stat.st_size}:{stat.st_mtime_ns};").encode())
     return digest.hexdigest()
 
 
@@ -129,13 +138,11 @@ def content_key(root: Path) -> str:
     under ``root`` and each listed image's size. A copied or moved folder keeps its key; a re-rendered one (other
     listing or other image bytes sizes) gets a new one. Keys caches that are slow to rebuild (the judge) and the
     metrics a run measured."""
-    listing = read_listing(root)
-    image_dir = find_image_dir(root, sorted(listing))
+    listing, image_dir, stats = _image_stats(root)
     digest = hashlib.sha256(json.dumps([listing, image_dir.name if image_dir != root.resolve() else "."],
                                        sort_keys=True).encode())
-    for filename in sorted(listing):
-        path = image_dir / filename
-        digest.update(f"{filename}:{path.stat().st_size if path.is_file() else 'missing'};".encode())
+    for filename, stat in stats:
+        digest.update(f"{filename}:{'missing' if stat is None else stat.st_size};".encode())
     return digest.hexdigest()
 
 

@@ -27,7 +27,13 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lab5_utils.config import get_config
-from lab5_utils.metrics import CONDITION_FILES, ceiling_images, evaluate_generator, report_conditions
+from lab5_utils.metrics import (
+    CONDITION_FILES,
+    ceiling_images,
+    evaluate_by_judges,
+    evaluate_generator,
+    report_conditions,
+)
 from lab5_utils.train_utils import describe_device, read_stats
 
 
@@ -106,14 +112,14 @@ def run_preset(preset: str, out_dir: str | Path, *, minutes: float | None = None
                       eval_every=max(eval_every, 1), metric="acc_mean",
                       classifier=classifier_path and load_classifier(classifier_path, torch_device))
     trainer.run(train_minutes=minutes, epochs=epochs, steps=steps)
-    common = {"seeds": range(seeds), "device": torch_device, "progress": progress,
+    common = {"seeds": range(seeds), "device": torch_device, "progress": progress, "data_root": root,
+              "frechet_samples": frechet_samples,
               "real_images": ceiling_images(conditions)}  # rendered once for every generator and judge
-    results = {which: evaluate_generator(model, conditions, judge=judge, data_root=root,
-                                         frechet_samples=frechet_samples, **common)
-               for which, model in (("G", trainer.G), ("G_ema", trainer.G_ema))}
+    results = {"G": evaluate_generator(trainer.G, conditions, judge=judge, **common)}
+    judges = {"G_ema": judge} | ({"G_ema_judge2": load_evaluator(judge2_path, device=torch_device)}
+                                 if second_judge else {})
+    results |= evaluate_by_judges(trainer.G_ema, judges, conditions, **common)  # Fréchet by the first judge
     if second_judge:
-        results["G_ema_judge2"] = evaluate_generator(trainer.G_ema, conditions, frechet_samples=0, **common,
-                                                     judge=load_evaluator(judge2_path, device=torch_device))
         results["G_ema_judge2"]["judge_sha256"] = request["judge2_sha256"]
     meta = checkpoint_meta(judge_path)
     summary = {

@@ -86,7 +86,7 @@ def _eval_generator(args: argparse.Namespace) -> int:
     """``evaluator eval --ckpt PATH``: the metrics table of a trained generator (judge: --judge or the default)."""
     from lab5_utils.checkpoint import load_generator
     from lab5_utils.cli_train import shipped_generator_path
-    from lab5_utils.metrics import ceiling_images, evaluate_generator, format_metrics_table, report_conditions
+    from lab5_utils.metrics import evaluate_by_judges, format_metrics_table
 
     ckpt = args.ckpt or shipped_generator_path()
     G = load_generator(ckpt, ema=not args.raw, device=args.device)
@@ -94,11 +94,9 @@ def _eval_generator(args: argparse.Namespace) -> int:
     if args.second_judge:
         judges.append(ensure_second_judge(progress=not args.no_progress))
     print(f"{ckpt} ({'raw' if args.raw else 'EMA'} generator)")
-    conditions = report_conditions()
-    real_images = ceiling_images(conditions)  # rendered once for both judges
-    for judge_path in judges:
-        result = evaluate_generator(G, conditions, seeds=range(args.seeds), judge=judge_path, device=args.device,
-                                    real_images=real_images, data_root=args.data, progress=not args.no_progress,
-                                    frechet_samples=args.frechet_samples if judge_path == judges[0] else 0)
+    results = evaluate_by_judges(G, {str(path): path for path in judges}, seeds=range(args.seeds),
+                                 device=args.device, data_root=args.data, progress=not args.no_progress,
+                                 frechet_samples=args.frechet_samples)
+    for result in results.values():
         print(format_metrics_table(result))
     return 0

@@ -129,6 +129,21 @@ def _file_metrics(judge: Evaluator, G: nn.Module, conds: list[list[str]], seeds:
     }
 
 
+def evaluate_by_judges(G: nn.Module, judges: Mapping[str, Evaluator | nn.Module | str | Path],
+                       conditions: Mapping[str, Conditions | str | Path] | None = None,
+                       real_images: Mapping[str, torch.Tensor] | None = None, frechet_samples: int = 2048,
+                       **options: Any) -> dict[str, dict[str, Any]]:
+    """:func:`evaluate_generator` of one ``G`` by each judge of ``{label: judge}``: on ``conditions`` (default
+    :func:`report_conditions`), with their ceiling images rendered once for all judges (``real_images``, default
+    :func:`ceiling_images`), the Fréchet distance measured by the first judge only; ``options`` go to
+    :func:`evaluate_generator`. Returns ``{label: metrics}``."""
+    conditions = report_conditions() if conditions is None else conditions
+    real_images = ceiling_images(conditions) if real_images is None else real_images
+    return {label: evaluate_generator(G, conditions, judge=judge, real_images=real_images,
+                                      frechet_samples=frechet_samples if index == 0 else 0, **options)
+            for index, (label, judge) in enumerate(judges.items())}
+
+
 def evaluate_generator(
     G: nn.Module,
     conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,

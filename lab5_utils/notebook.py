@@ -101,7 +101,7 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
     from lab5_utils.checkpoint import load_generator
     from lab5_utils.experiment import run_preset
     from lab5_utils.judge import ensure_judge, ensure_second_judge
-    from lab5_utils.metrics import ceiling_images, evaluate_generator, report_conditions
+    from lab5_utils.metrics import evaluate_by_judges
     from lab5_utils.weights import GENERATOR_FILE, load_shipped_generator, manifest, shipped
 
     run_dir = Path(run_dir)
@@ -113,11 +113,7 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
     made = manifest()[GENERATOR_FILE]
     print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
           f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
-    conditions = report_conditions()
-    common = {"seeds": range(budget["seeds"]), "real_images": ceiling_images(conditions), "progress": False}
     judges = {"G_ema": ensure_judge()} | ({"G_ema_judge2": ensure_second_judge()} if second_judge else {})
-    results = {which: evaluate_generator(G, conditions, judge=path, data_root=budget.get("data_root"),
-                                         frechet_samples=budget["frechet_samples"] if which == "G_ema" else 0,
-                                         **common)
-               for which, path in judges.items()}
+    results = evaluate_by_judges(G, judges, seeds=range(budget["seeds"]), data_root=budget.get("data_root"),
+                                 frechet_samples=budget["frechet_samples"], progress=False)
     return G, {"preset": made["preset"], "results": results, "shipped": made}

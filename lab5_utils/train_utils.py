@@ -227,15 +227,8 @@ class StatsLog:
         that are not JSON (a torn last line of a full disk or a kill), with a warning naming the file."""
         if not self.path.is_file():
             return
-        lines, torn = [], []
-        for number, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1):
-            try:
-                row = json.loads(line) if line.strip() else None
-            except ValueError:
-                torn.append(number)
-                continue
-            if isinstance(row, dict) and row.get("step", 0) <= step:
-                lines.append(line)
+        parsed, torn = _parse_lines(self.path)
+        lines = [line for line, row in parsed if isinstance(row, dict) and row.get("step", 0) <= step]
         if torn:
             warnings.warn(f"{self.path}: dropped {len(torn)} torn line(s) (line {', '.join(map(str, torn))}), "
                           "written when the run was killed or the disk was full", stacklevel=2)
@@ -244,18 +237,25 @@ class StatsLog:
         os.replace(tmp, self.path)
 
 
+def _parse_lines(path: Path) -> tuple[list[tuple[str, Any]], list[int]]:
+    """``([(line, parsed JSON)] of the non-empty lines, [numbers of lines that are not JSON])`` of a log."""
+    parsed, torn = [], []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if line.strip():
+            try:
+                parsed.append((line, json.loads(line)))
+            except ValueError:
+                torn.append(number)
+    return parsed, torn
+
+
 def read_stats(path: str | Path) -> list[dict[str, Any]]:
     """All rows of a ``stats.jsonl`` file (a run folder or the file itself)."""
     path = Path(path)
     path = path / "stats.jsonl" if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no stats file")
-    rows, torn = [], 0
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            rows.append(json.loads(line)) if line.strip() else None
-        except ValueError:
-            torn += 1  # a line cut short by a kill or a full disk (dropped for good on the next resume)
-    if torn:
-        warnings.warn(f"{path}: skipped {torn} torn line(s)", stacklevel=2)
-    return rows
+    parsed, torn = _parse_lines(path)
+    if torn:  # cut short by a kill or a full disk (dropped for good on the next resume)
+        warnings.warn(f"{path}: skipped {len(torn)} torn line(s)", stacklevel=2)
+    return [row for _, row in parsed]

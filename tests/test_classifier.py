@@ -120,18 +120,23 @@ def test_classifier_term_changes_the_generator_update(tmp_path: Path) -> None:
     assert any(not torch.equal(g0[k], g1[k]) for k in g0 if g0[k].is_floating_point())
 
 
-def test_resume_with_classifier_and_d_shift_is_exact(tmp_path: Path) -> None:
-    cfg = dataclasses.replace(PRESETS["tiny_sngan_cls"], d_shift=2)
+def _check_resume_is_exact(cfg, tmp_path: Path, steps: int) -> None:
+    """``steps`` in one run vs half of them, then a resume to ``steps``: the same EMA generator."""
     data = random_dataset(12)
-    full = Trainer(cfg, data, tmp_path / "full", device="cpu", progress=False, classifier=_tiny_classifier())
-    full.run(steps=6)
-    part = Trainer(cfg, data, tmp_path / "part", device="cpu", progress=False, classifier=_tiny_classifier())
-    part.run(steps=3)
-    resumed = Trainer(cfg, data, tmp_path / "part", resume=True, device="cpu", progress=False,
-                      classifier=_tiny_classifier())
-    resumed.run(steps=6)
+
+    def trainer(folder: str, resume: bool = False) -> Trainer:
+        return Trainer(cfg, data, tmp_path / folder, resume=resume, device="cpu", progress=False,
+                       classifier=_tiny_classifier())
+
+    full = trainer("full").run(steps=steps)
+    trainer("part").run(steps=steps // 2)
+    resumed = trainer("part", resume=True).run(steps=steps)
     for key, value in full.G_ema.state_dict().items():
         assert torch.equal(value, resumed.G_ema.state_dict()[key]), key
+
+
+def test_resume_with_classifier_and_d_shift_is_exact(tmp_path: Path) -> None:
+    _check_resume_is_exact(dataclasses.replace(PRESETS["tiny_sngan_cls"], d_shift=2), tmp_path, steps=6)
 
 
 def test_projected_discriminator_learns_only_its_heads(tmp_path: Path) -> None:
@@ -162,15 +167,7 @@ def test_projected_discriminator_refuses_what_has_no_meaning_on_features() -> No
 
 
 def test_projected_resume_is_exact(tmp_path: Path) -> None:
-    cfg, data = PRESETS["tiny_projected_cls"], random_dataset(12)
-    full = Trainer(cfg, data, tmp_path / "full", device="cpu", progress=False, classifier=_tiny_classifier())
-    full.run(steps=4)
-    Trainer(cfg, data, tmp_path / "part", device="cpu", progress=False, classifier=_tiny_classifier()).run(steps=2)
-    resumed = Trainer(cfg, data, tmp_path / "part", resume=True, device="cpu", progress=False,
-                      classifier=_tiny_classifier())
-    resumed.run(steps=4)
-    for key, value in full.G_ema.state_dict().items():
-        assert torch.equal(value, resumed.G_ema.state_dict()[key]), key
+    _check_resume_is_exact(PRESETS["tiny_projected_cls"], tmp_path, steps=4)
 
 
 def test_classifier_weight_ramps_up_from_zero(tmp_path: Path) -> None:
