@@ -13,7 +13,7 @@ from pathlib import Path
 
 from torch.utils.data import DataLoader
 
-from lab5_utils.dataset import ICLEVR, load_arrays
+from lab5_utils.data.dataset import ICLEVR, load_arrays
 
 
 def epoch_seconds(dataset: ICLEVR, batch_size: int) -> float:
@@ -32,7 +32,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data
         if root is None:
-            from lab5_utils.render import render_dataset
+            from lab5_utils.synth.render import render_dataset
 
             root = render_dataset(Path(tmp) / "synthetic", scenes=args.scenes, seed=0, progress=False)
         cache_root = Path(tmp) / "cache"

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab5_utils.render import FRAMES, REAL_SCENES, render_dataset
+from lab5_utils.synth.render import FRAMES, REAL_SCENES, render_dataset
 
 
 def main() -> None:

@@ -29,11 +29,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from lab5_utils.config import TrainConfig, get_config, parse_overrides
-from lab5_utils.losses import aux_bce
-from lab5_utils.models import build_models
-from lab5_utils.train_utils import BatchStream, random_dataset
-from lab5_utils.trainer import Trainer
+from lab5_utils.gan.config import TrainConfig, get_config, parse_overrides
+from lab5_utils.gan.losses import aux_bce
+from lab5_utils.gan.models import build_models
+from lab5_utils.gan.stream import BatchStream, random_dataset
+from lab5_utils.gan.trainer import Trainer
 
 
 class ReferenceStep:

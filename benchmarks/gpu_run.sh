@@ -3,7 +3,7 @@
 # sized for the device tool (at most 10 minutes per call, 15 minutes of device time per session, start included):
 # about 6 minutes with a carried judge, so a rerun still fits.
 #
-#   Here, once:  mkdir -p .gpu_carry && cp "$(python -m lab5_utils evaluator ensure)" .gpu_carry/judge.pth
+#   Here, once:  mkdir -p .gpu_carry && cp "$(python -m lab5_utils judge ensure)" .gpu_carry/judge.pth
 #   Device call: JUDGE=.gpu_carry/judge.pth bash benchmarks/gpu_run.sh     (carry: .gpu_carry; timeout ~480 s)
 #   CPU check:   GPU_RUN_DRY=1 bash benchmarks/gpu_run.sh                  (tiny settings, ~1 min; JUDGE optional)
 #
@@ -45,7 +45,7 @@ if [[ "$DRY" == "1" ]]; then
 else
     DEVICE=cuda PRESET="${PRESET:-wgan_gp}" SCENES=6003 JUDGE_SCENES=12000 WORKERS="$(nproc)" SEEDS=10 FRECHET=2048
     JUDGE_ARGS=(--epochs "${JUDGE_EPOCHS:-10}")
-    TRAIN_ARGS=(--minutes "${TRAIN_MINUTES:-3}" --eval-every 1000)
+    TRAIN_ARGS=(--train-minutes "${TRAIN_MINUTES:-3}" --eval-every 1000)
     BENCH_ARGS=(--preset wgan_gp --rounds 5 --steps 10 --warmup 3 --threads "$(nproc)")
 fi
 export DEVICE SEEDS FRECHET RUN DATA OUT
@@ -81,7 +81,7 @@ else
             --no-progress
     fi
     stage "train the judge on $DEVICE"
-    "$PYTHON" -m lab5_utils evaluator train --data "$JUDGE_DATA" --out "$JUDGE" --device "$DEVICE" --no-progress \
+    "$PYTHON" -m lab5_utils judge train --data "$JUDGE_DATA" --out "$JUDGE" --device "$DEVICE" --no-progress \
         "${JUDGE_ARGS[@]}"
 fi
 export LAB5_JUDGE="$JUDGE"  # every evaluation below (and the trainer's best.pt choice) uses this judge
@@ -102,9 +102,11 @@ import os
 import statistics
 from pathlib import Path
 
-from lab5_utils.checkpoint import load_checkpoint, load_generator
-from lab5_utils.metrics import CONDITION_FILES, evaluate_generator, format_metrics_table
-from lab5_utils.train_utils import read_stats
+from lab5_utils.evaluation.metrics import CONDITION_FILES, evaluate_generator, format_metrics_table
+from lab5_utils.gan.checkpoint import load_checkpoint, load_generator
+from lab5_utils.gan.log import read_stats
+from lab5_utils.judge.cache import ensure_judge
+from lab5_utils.judge.model import load_judge
 
 run, device, out = Path(os.environ["RUN"]), os.environ["DEVICE"], Path(os.environ["OUT"])
 rates = [r["images_per_s"] for r in read_stats(run) if r.get("images_per_s")]
@@ -115,8 +117,9 @@ if (run / "best.pt").is_file():
     which = load_checkpoint(run / "best.pt")["best"].get("which")
     G = load_generator(run / "best.pt", ema=which != "G", device=device)
     best["which"] = which
-    best["results"] = evaluate_generator(G, CONDITION_FILES, seeds=range(int(os.environ["SEEDS"])), device=device,
-                                         data_root=os.environ["DATA"], progress=False)
+    judge = load_judge(ensure_judge(progress=False), device=device)
+    best["results"] = evaluate_generator(G, CONDITION_FILES, judge=judge, seeds=range(int(os.environ["SEEDS"])),
+                                         device=device, data_root=os.environ["DATA"], progress=False)
     print(f"best.pt ({which}):\n{format_metrics_table(best['results'])}")
 (out / "best_metrics.json").write_text(json.dumps(best, indent=1, default=str))
 PY

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lab5_utils.dataset import load_arrays, to_signed
-from lab5_utils.evaluator import compute_acc, load_evaluator
-from lab5_utils.judge import ensure_judge
-from lab5_utils.metrics import exact_set_hits
-from lab5_utils.paths import ensure_default_data
+from lab5_utils.data.dataset import load_arrays
+from lab5_utils.data.default import ensure_default_data
+from lab5_utils.image_ops import to_signed
+from lab5_utils.judge.cache import ensure_judge
+from lab5_utils.judge.model import compute_acc, exact_set_hits, load_judge
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     x, y = to_signed(images[pick]), labels[pick]
     low = F.interpolate(F.interpolate(x, size=args.size, mode="area"), size=64, mode="bilinear",
                         align_corners=False).clamp(-1, 1)
-    judge = load_evaluator(ensure_judge())
+    judge = load_judge(ensure_judge())
     for name, batch in (("64x64 as rendered", x), (f"via {args.size}x{args.size}", low)):
         out = judge.predict(batch)
         print(f"{name:>20}: top-k {compute_acc(out, y):.4f}, exact set {exact_set_hits(out, y).float().mean():.4f}"

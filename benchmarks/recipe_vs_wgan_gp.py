@@ -1,13 +1,13 @@
 """The final recipe against today's ``wgan_gp`` on this machine, in one run: training throughput measured side by
 side, then the judge's accuracy after the same number of training minutes.
 
-    python benchmarks/recipe_vs_wgan_gp.py --minutes 10             # compose_cls vs wgan_gp, runs/timed/<preset>
-    python benchmarks/recipe_vs_wgan_gp.py --minutes 10 --presets compose_cls dcgan dcgan_cls sagan sagan_cls \
+    python benchmarks/recipe_vs_wgan_gp.py --train-minutes 10       # compose_cls vs wgan_gp, runs/timed/<preset>
+    python benchmarks/recipe_vs_wgan_gp.py --train-minutes 10 --presets compose_cls dcgan dcgan_cls sagan sagan_cls \
         wgan_gp_cls wgan_gp                                            # family x recipe (notebook 04's runs)
 
 Throughput: each preset's real training step (its own data stream, classifier and all) on the default data, one
 warm-up step, then ``--rounds`` rounds of ``--steps`` steps in rotating order; the medians are compared as real
-images per second (``batch_size * n_critic`` per generator step). Quality: ``run_preset`` to ``--minutes`` of
+images per second (``batch_size * n_critic`` per generator step). Quality: ``run_preset`` to ``--train-minutes`` of
 training time (resuming what is there), EMA generator, mean over 10 noise seeds, top-k and exact-set accuracy on
 both course files and on the 96 random conditions. The runs live where the notebooks run with
 ``LAB5_MINUTES=M`` look for them (``runs/timed/<preset>``, same request), so executing a notebook afterwards
@@ -24,13 +24,14 @@ from pathlib import Path
 
 import torch
 
-from lab5_utils.classifier import ensure_classifier, load_classifier
-from lab5_utils.config import get_config
-from lab5_utils.dataset import load_arrays
-from lab5_utils.experiment import run_preset
-from lab5_utils.paths import budget_runs, ensure_default_data
-from lab5_utils.train_utils import describe_device
-from lab5_utils.trainer import Trainer
+from lab5_utils.data.dataset import load_arrays
+from lab5_utils.data.default import ensure_default_data
+from lab5_utils.device import describe_device
+from lab5_utils.evaluation.experiment import run_preset
+from lab5_utils.gan.classifier import ensure_classifier, load_classifier
+from lab5_utils.gan.config import get_config
+from lab5_utils.gan.trainer import Trainer
+from lab5_utils.paths import budget_runs
 
 
 def throughput(presets: list[str], steps: int, rounds: int, data_root: Path) -> dict[str, float]:
@@ -58,7 +59,8 @@ def throughput(presets: list[str], steps: int, rounds: int, data_root: Path) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["compose_cls", "wgan_gp"])
-    parser.add_argument("--minutes", type=float, default=10.0, help="training minutes per preset")
+    parser.add_argument("--train-minutes", "--minutes", dest="train_minutes", type=float,
+                        default=10.0, help="training minutes per preset")
     parser.add_argument("--steps", type=int, default=5, help="generator steps per throughput round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="run folders: RUNS/timed/<preset>")
@@ -71,14 +73,15 @@ def main() -> None:
     rows = ["| preset | real img/s | ratio to last | steps | images seen | test | new_test | random "
             "| exact set test / new_test / random |", "|---|---|---|---|---|---|---|---|---|"]
     for preset in args.presets:
-        s = run_preset(preset, budget_runs(args.runs, args.minutes) / preset, minutes=args.minutes, seeds=10,
+        s = run_preset(preset, budget_runs(args.runs, args.train_minutes) / preset,
+                       train_minutes=args.train_minutes, seeds=10,
                        eval_every=100, frechet_samples=args.frechet_samples, progress=not args.no_progress)
         files = s["results"]["G_ema"]["files"]
         acc = [f"{files[n]['accuracy_mean']:.3f} ± {files[n]['accuracy_std']:.3f}" for n in files]
         exact = " / ".join(f"{files[n]['exact_set_mean']:.3f}" for n in files)
         rows.append(f"| {preset} | {speed[preset]:.1f} | {speed[preset] / speed[args.presets[-1]]:.2f}x "
                     f"| {s['step']} | {s['images_seen']} | {' | '.join(acc)} | {exact} |")
-    print(f"\nafter {args.minutes:g} training minutes each (EMA G, mean ± std over 10 noise seeds):\n")
+    print(f"\nafter {args.train_minutes:g} training minutes each (EMA G, mean ± std over 10 noise seeds):\n")
     print("\n".join(rows))
 
 

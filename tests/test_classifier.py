@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 from test_evaluator import toy_images, toy_labels  # the toy i-CLEVR drawer shared with the judge tests
 
-from lab5_utils import classifier as C
-from lab5_utils.config import PRESETS
-from lab5_utils.evaluator import compute_acc, save_evaluator
+from lab5_utils.gan import classifier as C
+from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.stream import random_dataset
+from lab5_utils.gan.trainer import Trainer
+from lab5_utils.judge.model import compute_acc, save_judge
 from lab5_utils.labels import package_file
-from lab5_utils.train_utils import random_dataset
-from lab5_utils.trainer import Trainer
 
 
 def _tiny_classifier() -> C.AuxClassifier:
@@ -73,7 +73,7 @@ def test_ensure_classifier_trains_once_and_loads_frozen(tmp_path: Path) -> None:
 
 def test_load_classifier_names_a_foreign_file(tmp_path: Path) -> None:
     judge_like = tmp_path / "judge.pth"
-    save_evaluator(torch.nn.Linear(2, 2), judge_like, {"format": "something else"})
+    save_judge(torch.nn.Linear(2, 2), judge_like, {"format": "something else"})
     with pytest.raises(ValueError, match="judge.pth: not an aux classifier"):
         C.load_classifier(judge_like)
     missing = tmp_path / "nope.pt"
@@ -158,7 +158,7 @@ def test_projected_discriminator_learns_only_its_heads(tmp_path: Path) -> None:
 
 
 def test_projected_discriminator_refuses_what_has_no_meaning_on_features() -> None:
-    from lab5_utils.models.projected import Discriminator
+    from lab5_utils.gan.models.projected import Discriminator
 
     with pytest.raises(ValueError, match="only projection"):
         Discriminator(cond="concat")

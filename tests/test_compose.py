@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab5_utils.config import PRESETS
+from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.models import build_models
+from lab5_utils.gan.models.compose import Generator
 from lab5_utils.labels import encode_batch
-from lab5_utils.models import build_models
-from lab5_utils.models.compose import Generator
 
 
 def test_slots_hold_the_requested_classes_in_index_order() -> None:

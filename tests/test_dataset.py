@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lab5_utils import dataset as D
+from lab5_utils.data import dataset as D
+from lab5_utils.image_ops import resize_uint8, to_signed, to_uint8
 from lab5_utils.labels import encode
 
 LISTING = {
@@ -130,15 +131,15 @@ def test_scene_of_and_conversions():
     with pytest.raises(ValueError, match="not a CLEVR_train"):
         D.scene_of("cat.png")
     x = torch.tensor([0, 127, 255], dtype=torch.uint8)
-    assert torch.equal(D.to_uint8(D.to_signed(x)), x)
-    assert D.to_signed(x).min() == -1 and D.to_signed(x).max() == 1
+    assert torch.equal(to_uint8(to_signed(x)), x)
+    assert to_signed(x).min() == -1 and to_signed(x).max() == 1
 
 
 def test_resize_uint8_matches_loader(tmp_path):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
     expected = np.asarray(Image.fromarray(pixels).resize((64, 64), Image.Resampling.BILINEAR))
-    out = D.resize_uint8(torch.from_numpy(pixels).permute(2, 0, 1)[None], 64)
+    out = resize_uint8(torch.from_numpy(pixels).permute(2, 0, 1)[None], 64)
     assert out.shape == (1, 3, 64, 64) and np.array_equal(out[0].permute(1, 2, 0).numpy(), expected)
 
 

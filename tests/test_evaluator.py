@@ -13,8 +13,11 @@ from PIL import Image
 from torch import nn
 from torchvision.models import resnet18
 
-from lab5_utils import evaluator as E
-from lab5_utils import judge as J
+from lab5_utils.cli.judge import main as judge_cli
+from lab5_utils.image_ops import augment
+from lab5_utils.judge import model as E
+from lab5_utils.judge.cache import ensure_judge, judge_cache_path, train_judge
+from lab5_utils.judge.fit import JudgeConfig, fit_judge, split_by_scene
 from lab5_utils.labels import class_names
 
 PALETTE = np.array([(87, 87, 87), (173, 35, 35), (42, 75, 215), (29, 105, 20), (129, 74, 25), (129, 38, 192),
@@ -61,16 +64,16 @@ def course_compute_acc(out, onehot_labels):
     return acc / total
 
 
-def toy_judge(folder: Path) -> E.Evaluator:
+def toy_judge(folder: Path) -> E.Judge:
     """A small judge trained on 384 toy images (about 8 s on 2 cores), saved in ``folder`` and reused from there
     by later test files of the same session."""
     path = folder / "toy_judge.pth"
     if not path.is_file():
         y = toy_labels(384, 0)
-        config = J.JudgeConfig(epochs=6, batch_size=32, lr=5e-3, max_shift=2, holdout_fraction=0.1, seed=0)
-        model, meta = J.fit_judge(toy_images(y, 1), y, list(range(len(y))), config, progress=False)
-        E.save_evaluator(model, path, meta)
-    return E.load_evaluator(path)
+        config = JudgeConfig(epochs=6, batch_size=32, lr=5e-3, max_shift=2, holdout_fraction=0.1, seed=0)
+        model, meta = fit_judge(toy_images(y, 1), y, list(range(len(y))), config, progress=False)
+        E.save_judge(model, path, meta)
+    return E.load_judge(path)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +85,7 @@ def trained(tmp_path_factory):
 
 
 def test_architecture_is_the_courses():
-    model = E.build_evaluator()
+    model = E.build_judge()
     assert isinstance(model.fc, nn.Sequential) and isinstance(model.fc[1], nn.Sigmoid)
     assert model.fc[0].in_features == 512 and model.fc[0].out_features == 24
     course = resnet18(weights=None)
@@ -140,9 +143,9 @@ def test_unmatched_accuracy_scores_each_image_against_the_other_conditions_of_it
 
 
 def test_checkpoint_round_trip_course_style_and_map_location(tmp_path):
-    model = E.build_evaluator().eval()
+    model = E.build_judge().eval()
     meta = {"tiny": True, "note": "test", "acc": np.float32(0.5), "shape": (1, 2), "torch": torch.__version__}
-    path = E.save_evaluator(model, tmp_path / "judge.pth", meta=meta)
+    path = E.save_judge(model, tmp_path / "judge.pth", meta=meta)
     ckpt = torch.load(path, weights_only=True)
     course = resnet18(weights=None)
     course.fc = nn.Sequential(nn.Linear(512, 24), nn.Sigmoid())
@@ -151,47 +154,47 @@ def test_checkpoint_round_trip_course_style_and_map_location(tmp_path):
     with torch.no_grad():
         expected = model(x)
     for location in ("cpu", {"cuda:0": "cpu"}, lambda storage, loc: storage):
-        judge = E.load_evaluator(path, map_location=location)
+        judge = E.load_judge(path, map_location=location)
         assert torch.allclose(judge.predict(x), expected, atol=1e-6)
         assert not judge.model.training and judge.meta["tiny"] is True
-    stored = E.checkpoint_meta(path)
+    stored = E.judge_meta(path)
     assert stored["note"] == "test" and stored["acc"] == 0.5 and stored["shape"] == [1, 2]
     assert type(stored["torch"]) is str
     with pytest.raises(ValueError, match=r"meta\.bad"):
-        E.save_evaluator(model, tmp_path / "bad.pth", meta={"bad": object()})
+        E.save_judge(model, tmp_path / "bad.pth", meta={"bad": object()})
     assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.pth"):
-        E.load_evaluator(tmp_path / "missing.pth")
+        E.load_judge(tmp_path / "missing.pth")
     plain = resnet18(weights=None, num_classes=24)  # fc is a bare Linear: another architecture
     torch.save({"model": plain.state_dict()}, tmp_path / "plain.pth")
     with pytest.raises(ValueError, match=r"plain\.pth.*missing keys: fc\.0\.weight.*unexpected keys: fc\.weight"):
-        E.load_evaluator(tmp_path / "plain.pth")
+        E.load_judge(tmp_path / "plain.pth")
     wrong = resnet18(weights=None)
     wrong.fc = nn.Sequential(nn.Linear(512, 10), nn.Sigmoid())
     torch.save({"model": wrong.state_dict()}, tmp_path / "ten.pth")
     with pytest.raises(ValueError, match=r"wrong shapes: fc\.0\.weight"):
-        E.load_evaluator(tmp_path / "ten.pth")
-    torch.save(E.build_evaluator().state_dict(), tmp_path / "bare.pth")
+        E.load_judge(tmp_path / "ten.pth")
+    torch.save(E.build_judge().state_dict(), tmp_path / "bare.pth")
     with pytest.raises(ValueError, match=r"bare\.pth: expected a dict \{'model'"):
-        E.load_evaluator(tmp_path / "bare.pth")
-    torch.save(E.build_evaluator(), tmp_path / "pickled.pth")  # a whole pickled module: not weights-only
+        E.load_judge(tmp_path / "bare.pth")
+    torch.save(E.build_judge(), tmp_path / "pickled.pth")  # a whole pickled module: not weights-only
     with pytest.raises(ValueError, match=r"pickled\.pth: cannot be read"):
-        E.load_evaluator(tmp_path / "pickled.pth")
+        E.load_judge(tmp_path / "pickled.pth")
     with pytest.raises(ValueError, match="uint8"):
-        E.Evaluator(E.build_evaluator()).predict(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+        E.Judge(E.build_judge()).predict(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
 
 
 def test_split_is_by_scene_and_seeded():
     scenes = [s for s in range(40) for _ in range(3)]
-    train, held = J.split_by_scene(scenes, 0.1, seed=3)
+    train, held = split_by_scene(scenes, 0.1, seed=3)
     assert len(train) + len(held) == len(scenes) and len(held) == 12
     assert not {scenes[i] for i in train} & {scenes[i] for i in held}
-    assert np.array_equal(held, J.split_by_scene(scenes, 0.1, seed=3)[1])
-    assert not np.array_equal(held, J.split_by_scene(scenes, 0.1, seed=4)[1])
-    train, held = J.split_by_scene(scenes, 0.999, seed=3)  # never all scenes: training keeps one
+    assert np.array_equal(held, split_by_scene(scenes, 0.1, seed=3)[1])
+    assert not np.array_equal(held, split_by_scene(scenes, 0.1, seed=4)[1])
+    train, held = split_by_scene(scenes, 0.999, seed=3)  # never all scenes: training keeps one
     assert len({scenes[i] for i in train}) == 1 and len(held) == len(scenes) - 3
 
 
@@ -203,14 +206,14 @@ def test_judge_training_names_train_json_for_a_name_without_a_scene(tmp_path):
     listing = {("odd.png" if k == first else k): v for k, v in listing.items()}
     (root / "train.json").write_text(json.dumps(listing))
     with pytest.raises(ValueError, match=r"train\.json: 'odd\.png'.*splits by scene"):
-        J.train_judge(root, tmp_path / "j.pth", J.JudgeConfig.tiny_config(), progress=False)
+        train_judge(root, tmp_path / "j.pth", JudgeConfig.tiny_config(), progress=False)
 
 
 def test_augment_keeps_colours_and_shape():
     x = toy_images(toy_labels(8, 0), 1).float() / 127.5 - 1
-    same = J.augment(x, 0, False, torch.Generator().manual_seed(0))
+    same = augment(x, 0, False, torch.Generator().manual_seed(0))
     assert torch.equal(same, x)
-    moved = J.augment(x, 4, True, torch.Generator().manual_seed(0))
+    moved = augment(x, 4, True, torch.Generator().manual_seed(0))
     assert moved.shape == x.shape and not torch.equal(moved, x)
     for i in range(len(x)):  # translation + flip never creates a new colour
         before = {tuple(p) for p in x[i].reshape(3, -1).T.tolist()}
@@ -249,51 +252,51 @@ def test_cli_train_eval_and_ensure_judge(tmp_path, monkeypatch, capsys):
     root = write_toy_folder(tmp_path / "data", scenes=24)
     out = tmp_path / "judge.pth"
     args = ["train", "--data", str(root), "--out", str(out), "--epochs", "1", "--batch-size", "16", "--no-progress"]
-    assert J.main(args) == 0
-    meta = E.checkpoint_meta(out)
+    assert judge_cli(args) == 0
+    meta = E.judge_meta(out)
     assert meta["n_train"] + meta["n_holdout"] == 72 and meta["data_root"] == str(root.resolve())
     assert meta["config"]["epochs"] == 1 and len(meta["history"]) == 1
-    assert J.main(["eval", "--judge", str(out), "--data", str(root), "--no-progress"]) == 0
+    assert judge_cli(["eval", "--judge", str(out), "--data", str(root), "--no-progress"]) == 0
     assert "over 72 images" in capsys.readouterr().out
-    config = J.JudgeConfig.tiny_config()
-    path = J.ensure_judge(root, progress=False, config=config, device="cpu")
-    assert path.is_file() and E.checkpoint_meta(path)["tiny"] is True and "tiny" in path.name
+    config = JudgeConfig.tiny_config()
+    path = ensure_judge(root, progress=False, config=config, device="cpu")
+    assert path.is_file() and E.judge_meta(path)["tiny"] is True and "tiny" in path.name
     stamp = path.stat().st_mtime_ns
-    assert J.ensure_judge(root, progress=False, config=config) == path and path.stat().st_mtime_ns == stamp
-    assert J.main(["train", "--data", str(root), "--out", str(tmp_path / "t.pth"), "--tiny", "--no-progress"]) == 0
-    assert E.checkpoint_meta(tmp_path / "t.pth")["tiny"] is True
+    assert ensure_judge(root, progress=False, config=config) == path and path.stat().st_mtime_ns == stamp
+    assert judge_cli(["train", "--data", str(root), "--out", str(tmp_path / "t.pth"), "--tiny", "--no-progress"]) == 0
+    assert E.judge_meta(tmp_path / "t.pth")["tiny"] is True
     monkeypatch.setenv("LAB5_JUDGE", str(out))
-    assert J.ensure_judge(root) == out
+    assert ensure_judge(root) == out
     capsys.readouterr()
-    assert J.main(["ensure"]) == 0 and capsys.readouterr().out.strip() == str(out)
+    assert judge_cli(["ensure"]) == 0 and capsys.readouterr().out.strip() == str(out)
     monkeypatch.setenv("LAB5_JUDGE", str(tmp_path / "nope.pth"))
     with pytest.raises(FileNotFoundError, match="nope.pth"):
-        J.ensure_judge(root)
+        ensure_judge(root)
 
 
 def test_judge_cache_follows_the_images_not_only_the_listing(tmp_path):
     root = write_toy_folder(tmp_path / "data", scenes=4)
-    config = J.JudgeConfig.tiny_config()
-    before = J.judge_cache_path(root, config)
-    assert J.judge_cache_path(root, config) == before
+    config = JudgeConfig.tiny_config()
+    before = judge_cache_path(root, config)
+    assert judge_cache_path(root, config) == before
     image = sorted((root / "images").iterdir())[0]
     Image.new("RGB", (320, 240), (200, 30, 30)).save(image)  # same listing, a re-rendered image
-    assert J.judge_cache_path(root, config) != before
+    assert judge_cache_path(root, config) != before
 
 
 def test_judge_cache_survives_a_moved_data_folder_and_adopts_an_older_key(tmp_path):
     import shutil
 
     root = write_toy_folder(tmp_path / "data", scenes=4)
-    config = J.JudgeConfig.tiny_config()
-    key = J.judge_cache_path(root, config)
+    config = JudgeConfig.tiny_config()
+    key = judge_cache_path(root, config)
     shutil.copytree(root, tmp_path / "moved")  # another path, new file times, the same content
-    assert J.judge_cache_path(tmp_path / "moved", config) == key
-    legacy = J.judge_cache_path(root, config, legacy=True)  # where an older version cached this judge
+    assert judge_cache_path(tmp_path / "moved", config) == key
+    legacy = judge_cache_path(root, config, legacy=True)  # where an older version cached this judge
     assert legacy != key
     legacy.parent.mkdir(parents=True, exist_ok=True)
-    E.save_evaluator(E.build_evaluator(), legacy, {"tiny": True})
-    assert J.ensure_judge(root, progress=False, config=config) == key  # adopted, not trained again
+    E.save_judge(E.build_judge(), legacy, {"tiny": True})
+    assert ensure_judge(root, progress=False, config=config) == key  # adopted, not trained again
     assert key.is_file() and not legacy.exists()
 
 

@@ -7,8 +7,10 @@ import pytest
 
 matplotlib.use("Agg")
 
-from lab5_utils import experiment, notebook  # noqa: E402
-from lab5_utils.render import render_dataset  # noqa: E402
+from lab5_utils.evaluation import experiment
+from lab5_utils.report import figures as report_figures  # noqa: E402
+from lab5_utils.report import notebook  # noqa: E402
+from lab5_utils.synth.render import render_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +38,18 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     more = experiment.run_preset("tiny_wgan_gp", out, steps=3, data_root=tiny_root, device="cpu", seeds=2,
                                  eval_every=1, frechet_samples=0, progress=False)
     assert more["step"] == 3  # a larger budget resumes the run
-    table = experiment.comparison_table({"tiny": more})
+    table = report_figures.comparison_table({"tiny": more})
     assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
     unmatched = [more["results"]["G_ema"]["files"][f]["unmatched_mean"] for f in ("test", "new_test")]
     assert f"| {unmatched[0]:.3f} / {unmatched[1]:.3f} |" in table
     for x in ("epoch", "minutes"):
-        line = experiment.plot_accuracy_curves({"tiny": more}, x=x).axes[0].lines[0]
+        line = report_figures.plot_accuracy_curves({"tiny": more}, x=x).axes[0].lines[0]
         assert len(line.get_xdata()) == 3 and list(line.get_xdata()) == sorted(line.get_xdata())
-    chance_line = experiment.plot_accuracy_curves({"tiny": more}, chance=0.1).axes[0].lines[-1]
+    chance_line = report_figures.plot_accuracy_curves({"tiny": more}, chance=0.1).axes[0].lines[-1]
     assert list(chance_line.get_ydata()) == [0.1, 0.1] and chance_line.get_label() == "chance"
     with pytest.raises(ValueError, match="'epoch' or 'minutes'"):
-        experiment.plot_accuracy_curves({"tiny": more}, x="steps")
-    assert experiment.plot_losses(out).axes and experiment.plot_per_class(more).axes
+        report_figures.plot_accuracy_curves({"tiny": more}, x="steps")
+    assert report_figures.plot_losses(out).axes and report_figures.plot_per_class(more).axes
     check_notebook_helpers(more, out, tmp_path / "figures", capsys)
     budget = {"steps": 3, "data_root": tiny_root, "device": "cpu", "seeds": 2, "eval_every": 1,
               "frechet_samples": 0, "progress": False}
@@ -61,7 +63,7 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
 
 
 def check_notebook_helpers(summary, run_dir, figures, capsys):
-    from lab5_utils.checkpoint import load_generator
+    from lab5_utils.gan.checkpoint import load_generator
 
     figures.mkdir()
     capsys.readouterr()
@@ -88,7 +90,7 @@ def test_run_preset_refuses_another_presets_run(tiny_root, tmp_path, monkeypatch
 
 
 def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
-    from lab5_utils.__main__ import main
+    from lab5_utils.cli import main
 
     monkeypatch.setenv("LAB5_FAST", "1")
     out = tmp_path / "run"
@@ -105,7 +107,7 @@ def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_p
 def test_chance_accuracy_matches_a_random_judge():
     import torch
 
-    from lab5_utils.evaluator import compute_acc
+    from lab5_utils.judge.model import compute_acc
     from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
 
     conditions = load_conditions(resolve_conditions("test"))

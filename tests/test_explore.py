@@ -4,7 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from lab5_utils import explore  # noqa: E402
+from lab5_utils.data import explore  # noqa: E402
 from lab5_utils.labels import load_conditions, package_file, resolve_conditions  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def test_figures_build():
 
 
 def test_scene_statistics_on_a_small_render(tmp_path):
-    from lab5_utils.render import render_dataset
+    from lab5_utils.synth.render import render_dataset
 
     root = render_dataset(tmp_path / "s", scenes=4, seed=3, workers=1, progress=False)
     records = json.loads((root / "scenes.json").read_text())

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
-from lab5_utils.config import PRESETS
-from lab5_utils.dataset import to_signed
-from lab5_utils.losses import interpolates, penalty_at, per_sample
-from lab5_utils.models import build_models
-from lab5_utils.train_utils import random_dataset
-from lab5_utils.trainer import Trainer
+from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.losses import interpolates, penalty_at, per_sample
+from lab5_utils.gan.models import build_models
+from lab5_utils.gan.stream import random_dataset
+from lab5_utils.gan.trainer import Trainer
+from lab5_utils.image_ops import to_signed
 
 
 def _batch(n: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

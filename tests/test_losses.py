@@ -6,7 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from lab5_utils.losses import LOSSES, aux_bce, gradient_penalty
+from lab5_utils.gan.losses import LOSSES, aux_bce, interpolates, penalty_at
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """The penalty as the trainer computes it (``GanStep._critic``): the critic's score at seeded interpolates."""
+    x_hat = interpolates(real, fake, generator)
+    out = critic(x_hat, y)
+    return penalty_at(out[0] if isinstance(out, tuple) else out, x_hat)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -9,9 +9,9 @@ from PIL import Image
 from test_evaluator import toy_images, toy_judge, toy_labels  # the toy i-CLEVR drawer shared with the judge tests
 from torch import nn
 
-from lab5_utils import metrics as M
-from lab5_utils import viz
+from lab5_utils.evaluation import metrics as M
 from lab5_utils.labels import class_names, encode_batch
+from lab5_utils.report import viz
 
 
 def conditions_of(y: torch.Tensor) -> list[list[str]]:
@@ -113,7 +113,7 @@ def test_renderer_output_is_resized_like_the_loader(judge):
     out = M.evaluate_generator(RealToy(), conds, seeds=[0], judge=judge, renderer=renderer, render_seed=5,
                                frechet_samples=0, progress=False)
     assert calls == [(conds, 5)] and out["frechet_judge_distance"] is None
-    from lab5_utils.dataset import resize_uint8
+    from lab5_utils.image_ops import resize_uint8
 
     expected = judge.accuracy(resize_uint8(big, 64).float() / 127.5 - 1, y)
     assert out["files"]["conditions"]["ceiling"] == expected
@@ -147,7 +147,7 @@ def test_save_grid_round_trips_pixels_and_lays_out_8_per_row(tmp_path):
 def test_real_images_in_the_wrong_range_are_refused():
     import torch
 
-    from lab5_utils.metrics import real_to_signed
+    from lab5_utils.evaluation.sampling import real_to_signed
 
     with pytest.raises(ValueError, match=r"in \[-1,1\] \(not \[0,1\]"):
         real_to_signed(torch.rand(2, 3, 64, 64))  # [0, 1] floats

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from lab5_utils.config import PRESETS, TrainConfig, config_from_dict, get_config, parse_overrides, tiny
-from lab5_utils.models import attention_gammas, build_models
-from lab5_utils.models.layers import CondBatchNorm2d, SelfAttention
-from lab5_utils.train_utils import random_dataset
+from lab5_utils.gan.config import PRESETS, TrainConfig, config_from_dict, get_config, parse_overrides, tiny
+from lab5_utils.gan.models import attention_gammas, build_models
+from lab5_utils.gan.models.layers import CondBatchNorm2d, SelfAttention
+from lab5_utils.gan.stream import random_dataset
 
 G_CONDS = ["concat", "cbn", "concat+cbn"]
 D_CONDS = ["concat", "projection", "acgan", "projection+acgan", "concat+acgan"]

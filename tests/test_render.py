@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lab5_utils import render
+from lab5_utils.cli.data import main_render
 from lab5_utils.labels import package_file, read_json
-from lab5_utils.raycast import F32, INF, Obj, intersect, occludes
-from lab5_utils.scene import COLOR_RGB, SceneConfig, place_scene, visible_counts
-from lab5_utils.shade import render_scene
+from lab5_utils.synth import render
+from lab5_utils.synth.raycast import F32, INF, Obj, intersect, occludes
+from lab5_utils.synth.scene import COLOR_RGB, SceneConfig, place_scene, visible_counts
+from lab5_utils.synth.shade import render_scene
 
 SCENES = 4
 
@@ -136,7 +137,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="workers"):
         render.render_dataset(tmp_path / "x", scenes=2, workers=0, progress=False)
     with pytest.raises(SystemExit) as info:
-        render.main(["--out", str(tmp_path / "y"), "--scenes", "-1", "--no-progress"])
+        main_render(["--out", str(tmp_path / "y"), "--scenes", "-1", "--no-progress"])
     assert info.value.code == 2
     with pytest.raises(ValueError, match="width and height"):
         SceneConfig(width=4)
@@ -159,7 +160,7 @@ def test_interrupted_render_leaves_no_train_json(tmp_path: Path, monkeypatch: py
 
 
 def test_cli_main(tmp_path: Path) -> None:
-    assert render.main(["--out", str(tmp_path / "cli"), "--scenes", "2", "--width", "64", "--height", "48",
+    assert main_render(["--out", str(tmp_path / "cli"), "--scenes", "2", "--width", "64", "--height", "48",
                         "--workers", "1", "--no-progress"]) == 0  # fmt: skip
     with Image.open(tmp_path / "cli" / "images" / render.frame_name(1, 2)) as image:
         assert image.size == (64, 48)

@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab5_utils.checkpoint import load_checkpoint, save_checkpoint
-from lab5_utils.config import PRESETS
-from lab5_utils.run_folder import RunLock, RunLockedError, pid_alive
-from lab5_utils.train_utils import StatsLog, configure_threads, random_dataset, read_stats
-from lab5_utils.trainer import RunWriteError, Trainer, fit
+from lab5_utils.device import configure_threads
+from lab5_utils.gan.checkpoint import load_checkpoint, save_checkpoint
+from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.log import StatsLog, read_stats
+from lab5_utils.gan.run_folder import RunLock, RunLockedError, RunWriteError, pid_alive
+from lab5_utils.gan.stream import random_dataset
+from lab5_utils.gan.trainer import Trainer, fit
 
 CFG = dataclasses.replace(PRESETS["tiny_dcgan"], ckpt_every=10**6, log_every=1)
 REPO = Path(__file__).resolve().parents[1]
@@ -36,9 +38,9 @@ def _start_training(out: Path, ckpt_seconds: float) -> subprocess.Popen:
     """A real process that trains CFG into ``out`` without end (holding the folder's lock while it trains)."""
     script = textwrap.dedent(f"""
         import dataclasses
-        from lab5_utils.config import PRESETS
-        from lab5_utils.train_utils import random_dataset
-        from lab5_utils.trainer import Trainer
+        from lab5_utils.gan.config import PRESETS
+        from lab5_utils.gan.stream import random_dataset
+        from lab5_utils.gan.trainer import Trainer
         cfg = dataclasses.replace(PRESETS["tiny_dcgan"], ckpt_every=10**6, log_every=1)
         trainer = Trainer(cfg, random_dataset(16), {str(out)!r}, device="cpu", progress=False,
                           ckpt_seconds={ckpt_seconds})
@@ -240,7 +242,7 @@ def test_threads_follow_the_lent_cpus_and_the_user(monkeypatch) -> None:
 
 def test_a_checkpoint_written_on_a_gpu_loads_on_this_cpu(tmp_path: Path, monkeypatch) -> None:
     """Simulated where no GPU exists: the file's storages are tagged ``cuda:0`` as a GPU run writes them."""
-    from lab5_utils.checkpoint import load_generator
+    from lab5_utils.gan.checkpoint import load_generator
 
     fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
     state = torch.load(tmp_path / "last.pt", weights_only=True)

@@ -10,10 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from lab5_utils.checkpoint import load_generator
-from lab5_utils.config import PRESETS
-from lab5_utils.train_utils import random_dataset, read_stats
-from lab5_utils.trainer import NonFiniteLossError, Trainer, fit
+from lab5_utils.gan.checkpoint import load_generator
+from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.log import read_stats
+from lab5_utils.gan.step import NonFiniteLossError
+from lab5_utils.gan.stream import random_dataset
+from lab5_utils.gan.trainer import Trainer, fit
 
 
 def _data(n: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,7 +88,7 @@ def test_resume_inside_a_stats_window_logs_the_whole_window(tmp_path: Path) -> N
 
 def test_lazy_gp_penalises_every_kth_critic_update_with_k_times_the_weight(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import lab5_utils.trainer as T
+    import lab5_utils.gan.step as T
 
     cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], n_critic=2, gp_every=3)
     calls: list[float] = []
@@ -150,7 +152,7 @@ def test_checkpoint_of_another_preset_is_refused(tmp_path: Path) -> None:
 def test_checkpoint_from_before_newer_fields_resumes_without_warning(tmp_path: Path) -> None:
     import warnings
 
-    from lab5_utils.checkpoint import load_checkpoint, save_checkpoint
+    from lab5_utils.gan.checkpoint import load_checkpoint, save_checkpoint
 
     cfg = PRESETS["tiny_wgan_gp"]
     fit(cfg, _data(), tmp_path, steps=1, device="cpu", progress=False)
@@ -167,7 +169,7 @@ def test_loss_plot_skips_rows_without_a_lazy_penalty(tmp_path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from lab5_utils.experiment import plot_losses
+    from lab5_utils.report.figures import plot_losses
 
     cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], n_critic=1, gp_every=2)  # gp in every 2nd row only
     fit(cfg, _data(), tmp_path, steps=4, device="cpu", progress=False)
@@ -216,7 +218,7 @@ def _write_folder(root: Path, n: int = 6) -> None:
 
 def test_cli_train_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from lab5_utils.cli_train import main, main_generate
+    from lab5_utils.cli.train import main, main_generate
 
     monkeypatch.setenv("LAB5_FAST", "1")  # the tiny judge for the final metrics
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab5_utils import weights as W
-from lab5_utils.checkpoint import load_generator
-from lab5_utils.config import PRESETS
-from lab5_utils.evaluator import build_evaluator, load_evaluator, save_evaluator
-from lab5_utils.notebook import final_generator
-from lab5_utils.train_utils import random_dataset
-from lab5_utils.trainer import Trainer
-from lab5_utils.widgets import Preview
+from lab5_utils.evaluation import weights as W
+from lab5_utils.gan.checkpoint import load_generator
+from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.stream import random_dataset
+from lab5_utils.gan.trainer import Trainer
+from lab5_utils.judge.model import build_judge, load_judge, save_judge
+from lab5_utils.paths import GENERATOR_FILE, JUDGE_FILE
+from lab5_utils.report.notebook import final_generator
+from lab5_utils.report.widgets import Preview
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
@@ -29,7 +30,7 @@ def _run(tmp_path: Path) -> Path:
 
 def test_export_generator_is_fp16_and_loads_as_the_same_fp32_generator(tmp_path: Path) -> None:
     last = _run(tmp_path)
-    out = W.export_generator(last, tmp_path / "w" / W.GENERATOR_FILE, {"command": "test"})
+    out = W.export_generator(last, tmp_path / "w" / GENERATOR_FILE, {"command": "test"})
     raw = torch.load(out, weights_only=True, map_location="cpu")
     assert {v.dtype for v in raw["G_ema"].values() if v.is_floating_point()} == {torch.float16}
     assert "G" not in raw and "D" not in raw and raw["provenance"] == {"command": "test"}
@@ -46,15 +47,15 @@ def test_export_generator_is_fp16_and_loads_as_the_same_fp32_generator(tmp_path:
 
 def test_export_judge_keeps_the_course_format(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    judge = save_evaluator(build_evaluator(), tmp_path / "judge.pth", {"holdout_accuracy": 0.5})
-    out = W.export_judge(judge, tmp_path / "w" / W.JUDGE_FILE)
+    judge = save_judge(build_judge(), tmp_path / "judge.pth", {"holdout_accuracy": 0.5})
+    out = W.export_judge(judge, tmp_path / "w" / JUDGE_FILE)
     raw = torch.load(out, weights_only=True, map_location="cpu")
     assert raw["model"]["fc.0.weight"].dtype == torch.float16 and raw["meta"]["holdout_accuracy"] == 0.5
-    course = build_evaluator()
+    course = build_judge()
     course.load_state_dict(raw["model"])  # what the course's loader does
     assert course.fc[0].weight.dtype == torch.float32
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    assert torch.allclose(load_evaluator(out).predict(x), load_evaluator(judge).predict(x), atol=1e-2)
+    assert torch.allclose(load_judge(out).predict(x), load_judge(judge).predict(x), atol=1e-2)
 
 
 def test_manifest_verifies_and_names_a_changed_file(tmp_path: Path) -> None:
@@ -70,23 +71,23 @@ def test_manifest_verifies_and_names_a_changed_file(tmp_path: Path) -> None:
 
 
 def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lab5_utils.judge import ensure_judge
+    from lab5_utils.judge.cache import ensure_judge
 
     monkeypatch.setenv("LAB5_WEIGHTS", str(tmp_path / "w"))
     with pytest.raises(FileNotFoundError, match="no shipped generator"):
         W.load_shipped_generator()
-    W.export_generator(_run(tmp_path), tmp_path / "w" / W.GENERATOR_FILE, {})
+    W.export_generator(_run(tmp_path), tmp_path / "w" / GENERATOR_FILE, {})
     torch.manual_seed(0)
-    W.export_judge(save_evaluator(build_evaluator(), tmp_path / "j.pth"), tmp_path / "w" / W.JUDGE_FILE)
-    W.write_manifest(tmp_path / "w", {W.GENERATOR_FILE: {"preset": "tiny_sngan", "step": 2, "train_minutes": 0,
-                                                         "hardware": "CPU", "command": "test"}, W.JUDGE_FILE: {}})
+    W.export_judge(save_judge(build_judge(), tmp_path / "j.pth"), tmp_path / "w" / JUDGE_FILE)
+    W.write_manifest(tmp_path / "w", {GENERATOR_FILE: {"preset": "tiny_sngan", "step": 2, "train_minutes": 0,
+                                                         "hardware": "CPU", "command": "test"}, JUDGE_FILE: {}})
     assert W.load_shipped_generator().z_dim == PRESETS["tiny_sngan"].z_dim
     monkeypatch.delenv("LAB5_FAST", raising=False)
-    assert ensure_judge() == tmp_path / "w" / W.JUDGE_FILE  # no training, no render
+    assert ensure_judge() == tmp_path / "w" / JUDGE_FILE  # no training, no render
     preview = Preview.from_weights()
     assert preview.z_dim == PRESETS["tiny_sngan"].z_dim and preview.judge is not None
     G, summary = final_generator("tiny_sngan", tmp_path / "no_run", {"seeds": 1, "frechet_samples": 0})
-    assert summary["shipped"]["sha256"] == W.verify(tmp_path / "w")[W.GENERATOR_FILE]  # no run: the shipped one
+    assert summary["shipped"]["sha256"] == W.verify(tmp_path / "w")[GENERATOR_FILE]  # no run: the shipped one
     assert set(summary["results"]["G_ema"]["files"]) == {"test", "new_test", "random"}
     monkeypatch.setenv("LAB5_JUDGE", str(tmp_path / "j.pth"))
     assert ensure_judge() == tmp_path / "j.pth"  # an explicit judge wins
@@ -95,31 +96,31 @@ def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pyte
 @pytest.mark.skipif(not (REPO_WEIGHTS / W.MANIFEST).is_file(), reason="no committed weights/ in this checkout")
 def test_committed_weights_match_their_manifest_and_load_on_cpu() -> None:
     digests = W.verify(REPO_WEIGHTS)
-    assert set(digests) == {W.GENERATOR_FILE, W.JUDGE_FILE}
+    assert set(digests) == {GENERATOR_FILE, JUDGE_FILE}
     manifest = json.loads((REPO_WEIGHTS / W.MANIFEST).read_text())
-    for name, limit_mb in ((W.GENERATOR_FILE, 20), (W.JUDGE_FILE, 25)):
+    for name, limit_mb in ((GENERATOR_FILE, 20), (JUDGE_FILE, 25)):
         assert (REPO_WEIGHTS / name).stat().st_size <= limit_mb * 2**20
         assert {"command", "commit", "hardware"} <= set(manifest[name])
-    G = load_generator(REPO_WEIGHTS / W.GENERATOR_FILE, device="cpu")
+    G = load_generator(REPO_WEIGHTS / GENERATOR_FILE, device="cpu")
     y = random_dataset(2)[1]
     with torch.no_grad():
         x = G(torch.randn(2, G.z_dim), y)
     assert x.shape == (2, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
-    assert load_evaluator(REPO_WEIGHTS / W.JUDGE_FILE).predict(x).shape == (2, 24)
+    assert load_judge(REPO_WEIGHTS / JUDGE_FILE).predict(x).shape == (2, 24)
 
 
 def test_export_refuses_an_existing_target_a_stale_measurement_and_a_tiny_judge(tmp_path: Path) -> None:
-    from lab5_utils.cli_train import main_export
+    from lab5_utils.cli.train import main_export
 
     last = _run(tmp_path)
     metrics = {"last_sha256": "not the checkpoint", "judge_tiny": True, "results": {}}
     (last.parent / "metrics.json").write_text(json.dumps(metrics))
     (tmp_path / "w").mkdir()
-    (tmp_path / "w" / W.GENERATOR_FILE).write_bytes(b"shipped before")
+    (tmp_path / "w" / GENERATOR_FILE).write_bytes(b"shipped before")
     args = ["--run", str(last.parent), "--out", str(tmp_path / "w"), "--command", "test"]
     with pytest.raises(ValueError) as info:
         main_export(args)
     message = str(info.value)
     assert "generator.pt exists (shipped weights are written once)" in message
     assert "does not measure" in message and "TINY test judge" in message
-    assert (tmp_path / "w" / W.GENERATOR_FILE).read_bytes() == b"shipped before"
+    assert (tmp_path / "w" / GENERATOR_FILE).read_bytes() == b"shipped before"

@@ -25,7 +25,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 APP = [
     "import torch\n",
-    "from lab5_utils.widgets import Preview\n",
+    "from lab5_utils.report.widgets import Preview\n",
     "weights = torch.randn(24, 3, generator=torch.Generator().manual_seed(0))\n",
     "fake_generator = lambda z, y: torch.tanh((y @ weights)[:, :, None, None] + z[:, :3, None, None]).expand(-1, -1, "
     "64, 64)\n",
@@ -38,12 +38,12 @@ def _app_source() -> list[str]:
     if not checkpoint:
         return APP
     return [
-        "from lab5_utils.checkpoint import load_generator\n",
-        "from lab5_utils.evaluator import load_evaluator\n",
-        "from lab5_utils.widgets import Preview\n",
+        "from lab5_utils.gan.checkpoint import load_generator\n",
+        "from lab5_utils.judge.model import load_judge\n",
+        "from lab5_utils.report.widgets import Preview\n",
         f"G = load_generator({str(Path(checkpoint).resolve())!r}, ema=False)\n",
         f"judge_path = {os.environ.get('LAB5_PREVIEW_JUDGE')!r}\n",
-        "Preview(G, G.z_dim, judge=load_evaluator(judge_path) if judge_path else None)\n",
+        "Preview(G, G.z_dim, judge=load_judge(judge_path) if judge_path else None)\n",
     ]
 
 

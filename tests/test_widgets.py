@@ -3,7 +3,7 @@
 import torch
 
 from lab5_utils.labels import class_names, encode
-from lab5_utils.widgets import Preview, judge_readings
+from lab5_utils.report.widgets import Preview, judge_readings
 
 
 class ColourCode(torch.nn.Module):
@@ -77,10 +77,10 @@ def test_readings_flag_a_mismatch():
 
 
 def test_preview_accepts_a_loaded_course_format_judge(tmp_path):
-    from lab5_utils.evaluator import build_evaluator, load_evaluator, save_evaluator
+    from lab5_utils.judge.model import build_judge, load_judge, save_judge
 
-    path = save_evaluator(build_evaluator(), tmp_path / "judge.pth")
-    preview = Preview(ColourCode(), z_dim=4, judge=load_evaluator(path))
+    path = save_judge(build_judge(), tmp_path / "judge.pth")
+    preview = Preview(ColourCode(), z_dim=4, judge=load_judge(path))
     preview.toggles["red cube"].value = True
     preview.samples.value = 2
     preview.button.click()

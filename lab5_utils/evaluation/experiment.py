@@ -1,0 +1,147 @@
+"""One named, resumable experiment = train a preset to a budget, then measure it; shared by the notebooks,
+the CLI and ``benchmarks/quality_at_budget.py`` so every reported number comes from the same code path.
+
+``run_preset("wgan_gp", "runs/wgan_gp", train_minutes=60)`` resumes ``runs/wgan_gp/last.pt`` if it exists, trains
+until the run's *total* training time reaches the budget (so re-running a finished notebook costs nothing),
+then writes ``metrics.json``: the judge's accuracy on ``test.json``/``new_test.json`` and on random conditions
+in neither file (mean ± std over noise seeds; top-k and exact-set) for the raw and the EMA generator, with the
+hardware, the scale and the judge that produced it (and, with ``second_judge=True``, the EMA generator read by
+the second, independent judge).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lab5_utils.data.dataset import content_key, load_arrays
+from lab5_utils.data.default import ensure_default_data
+from lab5_utils.device import default_device, describe_device
+from lab5_utils.evaluation.metrics import (
+    CONDITION_FILES,
+    ceiling_images,
+    evaluate_by_judges,
+    evaluate_generator,
+    report_conditions,
+)
+from lab5_utils.gan.classifier import ensure_classifier, load_classifier
+from lab5_utils.gan.config import get_config
+from lab5_utils.gan.trainer import Trainer
+from lab5_utils.io import atomic_write, sha256_file
+from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
+from lab5_utils.judge.model import judge_meta, load_judge
+
+
+def file_digest(path: str | Path) -> str:
+    """First 12 hex digits of a file's sha256 (names the exact judge behind a number)."""
+    return sha256_file(path)[:12]
+
+
+def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict[str, float]]:
+    """Periodic evaluation during training: ``eval_fn(G) -> {"acc_mean", "acc_test", "acc_new_test"}``, the
+    judge's accuracy on both condition files, mean over ``seeds`` fixed noise seeds (0..seeds-1)."""
+
+    def eval_fn(G: nn.Module) -> dict[str, float]:
+        result = evaluate_generator(G, CONDITION_FILES, seeds=range(seeds), judge=judge, device=device,
+                                    renderer=None, frechet_samples=0, progress=False)
+        accs = {f"acc_{name}": float(entry["accuracy_mean"]) for name, entry in result["files"].items()}
+        return {"acc_mean": sum(accs.values()) / len(accs), **accs}
+
+    return eval_fn
+
+
+def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None = None, epochs: int | None = None,
+               steps: int | None = None, data_root: str | Path | None = None, device: str | None = None,
+               seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
+               overrides: Mapping[str, Any] | None = None, second_judge: bool = False) -> dict[str, Any]:
+    """Train ``preset`` into ``out_dir`` up to a total budget (``train_minutes`` of training time, ``epochs``
+    or ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
+
+    ``train_minutes`` counts training-step time summed over all calls, so a finished run is not trained again; a
+    ``metrics.json`` written for the same request (budget, seeds, data, judge) and the same ``last.pt`` is
+    returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
+    is picked on the same condition files and would be optimistic."""
+    cfg = get_config(preset, **dict(overrides or {}))
+    out_dir = Path(out_dir)
+    root = Path(data_root) if data_root else ensure_default_data(progress=progress)
+    judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
+    # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
+    classifier_path = ensure_classifier(root, progress=progress) if cfg.needs_classifier else None
+    conditions = report_conditions()
+    request = {"preset": cfg.name, "overrides": dict(overrides or {}), "minutes": train_minutes, "epochs": epochs,
+               "steps": steps, "seeds": seeds, "frechet_samples": frechet_samples, "data_root": str(root),
+               "data_key": content_key(root)[:16],  # what the folder holds: a changed folder is measured anew
+               "conditions_sha256": hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()[:16],
+               "judge_sha256": file_digest(judge_path),
+               "classifier_sha256": classifier_path and file_digest(classifier_path), "second_judge": second_judge}
+    if second_judge:  # the cross-check: another judge, own render and seed, never seen by training
+        judge2_path = ensure_second_judge(progress=progress)
+        request["judge2_sha256"] = file_digest(judge2_path)
+    metrics_file, last = out_dir / "metrics.json", out_dir / "last.pt"
+    if metrics_file.is_file() and last.is_file():
+        try:
+            saved = json.loads(metrics_file.read_text())
+            assert isinstance(saved, dict)
+        except (ValueError, AssertionError):
+            warnings.warn(f"{metrics_file}: not a metrics dict (cut short?); measuring the run again", stacklevel=2)
+            saved = {}
+        if saved.get("request") == request and saved.get("last_sha256") == file_digest(last):
+            return saved  # this run already met this budget and was measured: nothing to train or evaluate
+    torch_device = torch.device(device) if device else default_device()
+    judge = load_judge(judge_path, device=torch_device)
+    images, labels, _ = load_arrays(root, progress=progress)
+    trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
+                      progress=progress, eval_fn=make_eval_fn(judge, torch_device) if eval_every > 0 else None,
+                      eval_every=max(eval_every, 1), metric="acc_mean",
+                      classifier=classifier_path and load_classifier(classifier_path, torch_device))
+    trainer.run(train_minutes=train_minutes, epochs=epochs, steps=steps)
+    common = {"seeds": range(seeds), "device": torch_device, "progress": progress, "data_root": root,
+              "frechet_samples": frechet_samples,
+              "real_images": ceiling_images(conditions)}  # rendered once for every generator and judge
+    results = {"G": evaluate_generator(trainer.G, conditions, judge=judge, **common)}
+    judges = {"G_ema": judge} | ({"G_ema_judge2": load_judge(judge2_path, device=torch_device)}
+                                 if second_judge else {})
+    results |= evaluate_by_judges(trainer.G_ema, judges, conditions, **common)  # Fréchet by the first judge
+    if second_judge:
+        results["G_ema_judge2"]["judge_sha256"] = request["judge2_sha256"]
+    meta = judge_meta(judge_path)
+    summary = {
+        "request": request, "last_sha256": file_digest(last),
+        "preset": cfg.name, "config": dataclasses.asdict(cfg), "step": trainer.step,
+        "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
+        "images_seen": trainer.step * cfg.batch_size * cfg.n_critic,  # real images D has seen
+        "budget": {"minutes": train_minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
+        "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
+        "out_dir": str(out_dir.resolve()),
+        "judge": str(judge_path), "judge_sha256": request["judge_sha256"],
+        "judge_holdout_accuracy": meta.get("holdout_accuracy"), "judge_tiny": bool(meta.get("tiny", False)),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "results": results,
+    }
+    text = json.dumps(summary, indent=1)
+    atomic_write(metrics_file, text)
+    return json.loads(text)  # the same plain types as a later call that reads the file back
+
+
+def chance_accuracy(conditions: list[list[str]], num_classes: int = 24) -> float:
+    """The course score of a judge that ranks the 24 classes at random: each true label of a k-object
+    condition lands in the top k with probability k / 24, so the expectation is sum(k^2 / 24) / sum(k)."""
+    ks = [len(c) for c in conditions]
+    return sum(k * k / num_classes for k in ks) / sum(ks)
+
+
+def headline(summary: Mapping[str, Any], which: str = "G_ema") -> dict[str, float]:
+    """``{"test": mean, "test_std": std, "new_test": ..., "new_test_std": ...}`` of one generator of a run."""
+    files = summary["results"][which]["files"]
+    return {key: value for name, entry in files.items()
+            for key, value in ((name, entry["accuracy_mean"]), (f"{name}_std", entry["accuracy_std"]))}
+
+

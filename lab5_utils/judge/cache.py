@@ -1,0 +1,108 @@
+"""Our judge on disk: training one on a data folder into the course format, and :func:`ensure_judge`, the judge
+every number is read with (``$LAB5_JUDGE``, else the shipped ``weights/judge.pth``, else one trained once on the
+judge's own render and cached by the folder's content), plus the second, independent judge."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lab5_utils.data.dataset import cache_key, content_key, load_arrays, scene_of
+from lab5_utils.data.default import ensure_judge_data
+from lab5_utils.device import default_device
+from lab5_utils.io import sha256_file
+from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_judge
+from lab5_utils.judge.model import save_judge
+from lab5_utils.paths import JUDGE_FILE, cache_dir, fast_mode, shipped
+
+# The second, independent judge (issue 11's cross-check): another render seed and another training seed.
+SECOND_JUDGE_RENDER_SEED = 2
+SECOND_JUDGE_TRAIN_SEED = 1
+
+
+def train_judge(data_root: str | Path, out: str | Path, config: JudgeConfig | None = None,
+                device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
+    """Train a judge (``config``, default :class:`JudgeConfig`) on the folder ``data_root`` (``train.json`` +
+    images) and write the course format ``{'model': state_dict, 'meta': {...}}`` to ``out`` atomically. Returns the
+    meta dict."""
+    config = config or JudgeConfig()
+    data_root = Path(data_root).expanduser()
+    images, labels, filenames = load_arrays(data_root, 64, progress=progress)
+    try:
+        scenes = [scene_of(f) for f in filenames]
+    except ValueError as err:  # the held-out split is by scene, so every name must carry one
+        raise ValueError(f"{data_root / 'train.json'}: {err}; the judge splits by scene") from err
+    model, meta = fit_judge(images, labels, scenes, config, device, progress)
+    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
+    save_judge(model, out, meta)
+    return meta
+
+
+def judge_cache_path(data_root: Path, config: JudgeConfig, legacy: bool = False) -> Path:
+    """Where :func:`ensure_judge` keeps the judge for ``data_root`` + ``config``: ``cache_dir()/judge/...``, keyed
+    on the folder's content (:func:`~lab5_utils.data.dataset.content_key`), so moving the cache or the data folder
+    never retrains it. ``legacy``: the path of older versions (the folder's path and file times in the key)."""
+    data = [cache_key(data_root, 64), str(data_root.resolve())] if legacy else [content_key(data_root)]
+    key = json.dumps([FORMAT, *data, asdict(config)], sort_keys=True)
+    tag = "tiny_" if config.tiny else ""
+    return cache_dir() / "judge" / f"judge_{tag}{hashlib.sha256(key.encode()).hexdigest()[:16]}.pth"
+
+
+def ensure_judge(data_root: Path | None = None, progress: bool = True, config: JudgeConfig | None = None,
+                 device: str | torch.device | None = None) -> Path:
+    """Path of the judge to use: ``$LAB5_JUDGE`` if set (e.g. the course's ``checkpoint.pth``), else (no
+    ``data_root``/``config`` given, not fast mode) the shipped ``weights/judge.pth``, else our cached judge for
+    ``data_root`` (default: the judge's own synthetic render, ``data.default.ensure_judge_data``, never a GAN's training
+    set), trained on first use (minutes; progress bar).
+
+    ``config`` defaults to :class:`JudgeConfig` (or :meth:`JudgeConfig.tiny_config` when ``LAB5_FAST`` is set, for
+    CI smoke tests; such a judge is marked ``tiny`` and its numbers must not be reported)."""
+    override = os.environ.get("LAB5_JUDGE")
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"LAB5_JUDGE={override}: no such judge checkpoint")
+        return path
+
+    if data_root is None and config is None and not fast_mode() and (path := shipped(JUDGE_FILE)):
+        return path  # weights/judge.pth: no training needed
+    if data_root is None:
+        data_root = ensure_judge_data(progress=progress)
+    data_root = Path(data_root).expanduser()
+    if not (data_root / "train.json").is_file():
+        raise FileNotFoundError(f"{data_root / 'train.json'}: judge data folder has no train.json")
+    if config is None:
+        config = JudgeConfig.tiny_config() if fast_mode() else JudgeConfig()
+    return _cached_judge(data_root, config, device, progress)
+
+
+def ensure_second_judge(progress: bool = True, device: str | torch.device | None = None) -> Path:
+    """The second, independent judge (course format): its own render (seed ``SECOND_JUDGE_RENDER_SEED``) and
+    training seed (``SECOND_JUDGE_TRAIN_SEED``), trained on first use and cached; it never sees a GAN's training
+    set or the first judge's data. ``$LAB5_JUDGE`` does not replace it (it checks whichever judge that is)."""
+    data_root = ensure_judge_data(progress=progress, seed=SECOND_JUDGE_RENDER_SEED)
+    seed = SECOND_JUDGE_TRAIN_SEED
+    return _cached_judge(data_root, JudgeConfig.tiny_config(seed) if fast_mode() else JudgeConfig(seed=seed),
+                         device, progress)
+
+
+def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.device | None, progress: bool) -> Path:
+    path = judge_cache_path(data_root, config)
+    legacy = judge_cache_path(data_root, config, legacy=True)
+    if not path.is_file() and legacy.is_file():
+        with contextlib.suppress(FileNotFoundError):  # another process may adopt it first
+            os.replace(legacy, path)  # cached by an older version under a path-dependent key: never retrain it
+    if not path.is_file():
+        device = device or default_device()
+        if progress:
+            print(f"training the judge on {data_root} (first use; cached at {path})", file=sys.stderr)
+        train_judge(data_root, path, config, device=device, progress=progress)
+    return path

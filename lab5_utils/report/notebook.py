@@ -1,0 +1,100 @@
+"""What the GAN notebooks (02-04) share, so that each keeps only its question, parameters, plots and discussion:
+a run's summary line with its loss curves, the grids of both condition
+files, the metrics tables with chance level and per-class accuracy, and the final generator: the user's own run
+when there is one, else the trained one shipped under ``weights/``.
+
+The functions print and build figures; the notebook ends its cell with ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from torch import nn
+
+from lab5_utils.evaluation.experiment import chance_accuracy, run_preset
+from lab5_utils.evaluation.metrics import CONDITION_FILES, evaluate_by_judges, format_metrics_table
+from lab5_utils.evaluation.sampling import generate
+from lab5_utils.evaluation.weights import load_shipped_generator, manifest
+from lab5_utils.gan.checkpoint import load_generator
+from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
+from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
+from lab5_utils.paths import GENERATOR_FILE, shipped
+from lab5_utils.report.figures import plot_losses, plot_per_class
+from lab5_utils.report.viz import grid_uint8, new_figure, save_grid
+
+
+def run_line(summary: Mapping[str, Any]) -> str:
+    """One line naming a run's scale, hardware and judge, e.g. ``"wgan_gp: 139 generator steps (2 epochs), ..."``."""
+    held_out = summary.get("judge_holdout_accuracy")
+    shown = "n/a" if held_out is None else f"{held_out:.4f}"
+    return (f"{summary['preset']}: {summary['step']} generator steps ({summary['epoch']} epochs), "
+            f"{summary['train_time_s'] / 60:.1f} min of training on {summary['hardware']}; "
+            f"judge {summary['judge_sha256']} (held-out accuracy {shown})")
+
+
+def plot_run(summary: Mapping[str, Any], run_dir: str | Path) -> Figure:
+    """Print :func:`run_line` and return the figure of the run's loss curves (from its ``stats.jsonl``)."""
+    print(run_line(summary))
+    return plot_losses(run_dir)
+
+
+def show_grids(G: nn.Module, figures: str | Path, prefix: str, seed: int = 0) -> Figure:
+    """The 32 images of ``test.json`` and of ``new_test.json`` from noise seed ``seed``, 8 per row: saved as
+    ``figures/<prefix>_<file>_grid.png`` and returned as ONE figure with both grids side by side (``G`` as given,
+    e.g. the EMA generator), so that a notebook cell ending with this call shows them."""
+    fig = new_figure((16, 4.6))
+    for column, name in enumerate(CONDITION_FILES):
+        y = encode_batch(load_conditions(resolve_conditions(name)), where=name)
+        images = generate(G, y, seed=seed)
+        save_grid(images, Path(figures) / f"{prefix}_{name}_grid.png")
+        ax = fig.add_subplot(1, len(CONDITION_FILES), column + 1)
+        ax.imshow(grid_uint8(images).permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"{name}.json: noise seed {seed}")
+    fig.tight_layout()
+    return fig
+
+
+def show_metrics(summary: Mapping[str, Any], per_class_png: str | Path) -> Figure:
+    """Print chance level and the metrics tables of both generators (EMA, raw); return the per-class accuracy
+    figure of the EMA generator, also saved to ``per_class_png``."""
+    for name in CONDITION_FILES:
+        chance = chance_accuracy(load_conditions(resolve_conditions(name)))
+        print(f"chance level on {name}.json (a judge ranking the 24 classes at random): {chance:.3f}")
+    titles = {"G_ema": "EMA of the generator", "G_ema_judge2": "EMA of the generator, read by the second judge",
+              "G": "raw generator"}
+    for which, title in titles.items():
+        if which not in summary["results"]:
+            continue
+        print(f"--- {which} ({title}) ---")
+        print(format_metrics_table(summary["results"][which]))
+    fig = plot_per_class(summary)
+    fig.savefig(per_class_png, dpi=100)
+    return fig
+
+
+def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any], train: bool = False,
+                    second_judge: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+    """The final model and its metrics summary (``{"results": {"G_ema": ...}, ...}`` as ``show_metrics`` reads).
+
+    ``run_dir/last.pt`` (the user's own run) or ``train=True``: ``run_preset`` to ``budget`` (resuming), then its EMA
+    generator. Otherwise, when ``weights/`` ships a generator, that one, evaluated in seconds with the shipped judge
+    over ``budget["seeds"]`` noise seeds (and, with ``second_judge``, read by the second judge too). With neither,
+    it trains."""
+    run_dir = Path(run_dir)
+    if train or (run_dir / "last.pt").is_file() or shipped(GENERATOR_FILE) is None:
+        summary = run_preset(preset, run_dir, **budget, second_judge=second_judge)
+        print(run_line(summary))
+        return load_generator(run_dir / "last.pt", ema=True), summary
+    G = load_shipped_generator()
+    made = manifest()[GENERATOR_FILE]
+    print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
+          f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
+    judges = {"G_ema": ensure_judge()} | ({"G_ema_judge2": ensure_second_judge()} if second_judge else {})
+    results = evaluate_by_judges(G, judges, seeds=range(budget["seeds"]), data_root=budget.get("data_root"),
+                                 frechet_samples=budget["frechet_samples"], progress=False)
+    return G, {"preset": made["preset"], "results": results, "shipped": made}

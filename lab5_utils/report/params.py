@@ -1,0 +1,93 @@
+"""The notebooks' parameters: one frozen dataclass built from the environment, shown by the parameters cell.
+
+``NotebookParams.from_env("dcgan")`` reads the switches every notebook shares:
+
+* ``LAB5_FAST=1`` (CI): the ``tiny_`` variant of each preset, two steps, 2 noise seeds, the 40-scene render,
+  runs and figures in temp folders (a fast run never overwrites a committed figure);
+* ``LAB5_SMOKE=1`` (CI): the REAL presets for two steps each, 1 seed, on the small render, temp folders;
+* ``LAB5_MINUTES=M``: every run capped at ``M`` minutes of training time, in ``../runs/timed`` (how the
+  committed CPU results were made);
+* otherwise a full run (meant for a GPU kernel): ``full_epochs`` passes over the training set, ``../runs``;
+* ``LAB5_DATA=DIR``: a real i-CLEVR folder instead of the synthetic default.
+
+Any field can be set by hand: ``NotebookParams.from_env("dcgan", epochs=20, seeds=5)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab5_utils.data.default import DEFAULT_SCENES, DEFAULT_SEED, FAST_SCENES, ensure_default_data
+from lab5_utils.paths import budget_runs, fast_mode, smoke_mode
+
+
+@dataclass(frozen=True)
+class NotebookParams:
+    """What a notebook trains, on which data, for how long, and where it writes.
+
+    ``preset``: a key of :data:`lab5_utils.gan.config.PRESETS` (``None`` for the data notebook). Budgets are
+    totals over resumes: ``train_minutes`` of training time, ``epochs`` over the training set, ``steps`` generator
+    steps (``None`` = no such cap). ``seeds``: noise seeds behind every mean ± std. ``data_root``: a real i-CLEVR
+    folder, or ``None`` for the synthetic default of ``scenes`` scenes (render seed ``render_seed``)."""
+
+    preset: str | None = None
+    fast: bool = False
+    smoke: bool = False
+    train_minutes: float | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    seeds: int = 10
+    data_root: Path | None = None
+    scenes: int = DEFAULT_SCENES
+    render_seed: int = DEFAULT_SEED
+    runs: Path = Path("../runs")
+    figures: Path = Path("../image")
+
+    @classmethod
+    def from_env(cls, preset: str | None = None, *, full_epochs: int = 100, runs: str | Path = "../runs",
+                 figures: str | Path = "../image", **overrides: Any) -> NotebookParams:
+        """The parameters for the current environment (module docstring), then ``overrides``."""
+        fast, smoke = fast_mode(), smoke_mode()
+        quick = fast or smoke
+        minutes = float(os.environ["LAB5_MINUTES"]) if os.environ.get("LAB5_MINUTES") else None
+        data = os.environ.get("LAB5_DATA")
+        params = cls(preset=preset, fast=fast, smoke=smoke, train_minutes=minutes,
+                     epochs=None if quick or minutes else full_epochs, steps=2 if quick else None,
+                     seeds=2 if fast else 1 if smoke else 10, data_root=Path(data).expanduser() if data else None,
+                     scenes=FAST_SCENES if quick else DEFAULT_SCENES,
+                     runs=Path(tempfile.mkdtemp()) if quick else budget_runs(runs, minutes),
+                     figures=Path(tempfile.mkdtemp()) if quick else Path(figures))
+        return dataclasses.replace(params, **overrides)
+
+    @property
+    def quick(self) -> bool:
+        """A CI run (fast or smoke): its numbers mean nothing."""
+        return self.fast or self.smoke
+
+    def variant(self, preset: str | None = None) -> str:
+        """The preset a run trains: ``preset`` (default: this notebook's), ``tiny_<preset>`` in fast mode."""
+        name = preset or self.preset
+        if name is None:
+            raise ValueError("NotebookParams: no preset given (NotebookParams.from_env('<preset>'))")
+        return f"tiny_{name}" if self.fast else name
+
+    def run_dir(self, preset: str | None = None) -> Path:
+        """The run folder of ``preset`` (default: this notebook's): ``runs/<variant>``."""
+        return self.runs / self.variant(preset)
+
+    def data(self) -> Path:
+        """The training data folder: ``data_root``, else the synthetic default, rendered on first use."""
+        return self.data_root or ensure_default_data(self.scenes, self.render_seed)
+
+    def budget(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`lab5_utils.evaluation.experiment.run_preset`: the budget, the data, the
+        seeds; a quick run evaluates every 2 steps and skips the Fréchet distance, a real one every 100 steps
+        with 2,048 samples per side."""
+        return {"train_minutes": self.train_minutes, "epochs": self.epochs, "steps": self.steps,
+                "data_root": self.data(), "seeds": self.seeds, "eval_every": 2 if self.quick else 100,
+                "frechet_samples": 0 if self.quick else 2048}
