@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     images, labels, _ = load_arrays(ensure_default_data(), progress=False)
     pick = torch.as_tensor(np.random.default_rng(0).choice(len(images), size=min(args.images, len(images)),
-                                                            replace=False))
+                                                           replace=False))
     x, y = to_signed(images[pick]), labels[pick]
     low = F.interpolate(F.interpolate(x, size=args.size, mode="area"), size=64, mode="bilinear",
                         align_corners=False).clamp(-1, 1)

@@ -16,7 +16,7 @@ from lab5_utils.gan import classifier as C
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.gan.trainer import Trainer
-from lab5_utils.judge.model import compute_acc, save_judge
+from lab5_utils.judge.model import compute_acc, save_course_format
 from lab5_utils.labels import package_file
 
 
@@ -73,7 +73,7 @@ def test_ensure_classifier_trains_once_and_loads_frozen(tmp_path: Path) -> None:
 
 def test_load_classifier_names_a_foreign_file(tmp_path: Path) -> None:
     judge_like = tmp_path / "judge.pth"
-    save_judge(torch.nn.Linear(2, 2), judge_like, {"format": "something else"})
+    save_course_format(torch.nn.Linear(2, 2), judge_like, {"format": "something else"})
     with pytest.raises(ValueError, match="judge.pth: not an aux classifier"):
         C.load_classifier(judge_like)
     missing = tmp_path / "nope.pt"

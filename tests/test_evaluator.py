@@ -17,7 +17,7 @@ from lab5_utils.cli.judge import main as judge_cli
 from lab5_utils.image_ops import augment
 from lab5_utils.judge import model as E
 from lab5_utils.judge.cache import ensure_judge, judge_cache_path, train_judge
-from lab5_utils.judge.fit import JudgeConfig, fit_judge, split_by_scene
+from lab5_utils.judge.fit import JudgeConfig, fit_multilabel, split_by_scene
 from lab5_utils.labels import class_names
 
 PALETTE = np.array([(87, 87, 87), (173, 35, 35), (42, 75, 215), (29, 105, 20), (129, 74, 25), (129, 38, 192),
@@ -71,8 +71,8 @@ def toy_judge(folder: Path) -> E.Judge:
     if not path.is_file():
         y = toy_labels(384, 0)
         config = JudgeConfig(epochs=6, batch_size=32, lr=5e-3, max_shift=2, holdout_fraction=0.1, seed=0)
-        model, meta = fit_judge(toy_images(y, 1), y, list(range(len(y))), config, progress=False)
-        E.save_judge(model, path, meta)
+        model, meta = fit_multilabel(toy_images(y, 1), y, list(range(len(y))), config, progress=False)
+        E.save_course_format(model, path, meta)
     return E.load_judge(path)
 
 
@@ -145,7 +145,7 @@ def test_unmatched_accuracy_scores_each_image_against_the_other_conditions_of_it
 def test_checkpoint_round_trip_course_style_and_map_location(tmp_path):
     model = E.build_judge().eval()
     meta = {"tiny": True, "note": "test", "acc": np.float32(0.5), "shape": (1, 2), "torch": torch.__version__}
-    path = E.save_judge(model, tmp_path / "judge.pth", meta=meta)
+    path = E.save_course_format(model, tmp_path / "judge.pth", meta=meta)
     ckpt = torch.load(path, weights_only=True)
     course = resnet18(weights=None)
     course.fc = nn.Sequential(nn.Linear(512, 24), nn.Sigmoid())
@@ -161,8 +161,8 @@ def test_checkpoint_round_trip_course_style_and_map_location(tmp_path):
     assert stored["note"] == "test" and stored["acc"] == 0.5 and stored["shape"] == [1, 2]
     assert type(stored["torch"]) is str
     with pytest.raises(ValueError, match=r"meta\.bad"):
-        E.save_judge(model, tmp_path / "bad.pth", meta={"bad": object()})
-    assert not list(tmp_path.glob("*.tmp"))
+        E.save_course_format(model, tmp_path / "bad.pth", meta={"bad": object()})
+    assert not list(tmp_path.glob(".*tmp*"))  # no temp file of the refused write
 
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):
@@ -295,7 +295,7 @@ def test_judge_cache_survives_a_moved_data_folder_and_adopts_an_older_key(tmp_pa
     legacy = judge_cache_path(root, config, legacy=True)  # where an older version cached this judge
     assert legacy != key
     legacy.parent.mkdir(parents=True, exist_ok=True)
-    E.save_judge(E.build_judge(), legacy, {"tiny": True})
+    E.save_course_format(E.build_judge(), legacy, {"tiny": True})
     assert ensure_judge(root, progress=False, config=config) == key  # adopted, not trained again
     assert key.is_file() and not legacy.exists()
 

@@ -24,7 +24,8 @@ def test_notebook_structure(path):
     # the fast-mode switch and the temp figure folder of a fast run live in NotebookParams.from_env (issue 13:
     # one parameters object, not copied lines); test_params checks that a fast run writes to a temp folder
     assert "P = NotebookParams.from_env(" in params[0].source
-    assert "FIGURES" not in "".join(c.source for c in code), "figures go to P.figures (a temp folder when fast)"
+    sources = "".join(c.source for c in code)
+    assert "FIGURES" not in sources and "../image" not in sources, "figures go to P.figures (a temp folder when fast)"
     for cell in code:
         tree = ast.parse(cell.source)
         classes = [n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]

@@ -52,6 +52,15 @@ def test_a_full_run_and_overrides(env: pytest.MonkeyPatch, tmp_path: Path) -> No
         mine.seeds = 4  # type: ignore[misc]  # frozen
     with pytest.raises(ValueError, match="no preset"):
         NotebookParams.from_env().variant()
+    with pytest.raises(ValueError, match=r"\['epoch'\]"):
+        NotebookParams.from_env("wgan_gp", epoch=20)  # a typo is named, not silently ignored
+
+
+def test_what_follows_from_an_overridden_field_follows_it(env: pytest.MonkeyPatch) -> None:
+    capped = NotebookParams.from_env("sagan", train_minutes=5)  # by hand, not LAB5_MINUTES
+    assert capped.epochs is None and capped.runs == Path("../runs/timed")  # never resumes the uncapped run
+    fast = NotebookParams.from_env("sagan", fast=True)
+    assert fast.variant() == "tiny_sagan" and fast.steps == 2 and fast.runs != Path("../runs")
 
 
 def test_the_budget_is_run_presets_keyword_arguments(env: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from lab5_utils.cli.data import main_render
 from lab5_utils.labels import package_file, read_json
-from lab5_utils.synth import render
+from lab5_utils.synth import frames, render
 from lab5_utils.synth.raycast import F32, INF, Obj, intersect, occludes
 from lab5_utils.synth.scene import COLOR_RGB, SceneConfig, place_scene, visible_counts
 from lab5_utils.synth.shade import render_scene
@@ -38,7 +38,7 @@ def _nearest_color(rgb: np.ndarray) -> str:
 
 def test_layout(rendered: Path) -> None:
     names = sorted(p.name for p in (rendered / "images").iterdir())
-    assert names == sorted(render.frame_name(k, t) for k in range(SCENES) for t in range(3))
+    assert names == sorted(frames.frame_name(k, t) for k in range(SCENES) for t in range(3))
     assert sorted(p.name for p in rendered.iterdir()) == ["images", "objects.json", "scenes.json", "train.json"]
     assert (rendered / "objects.json").read_bytes() == package_file("objects.json").read_bytes()
     train = read_json(rendered / "train.json")
@@ -53,7 +53,7 @@ def test_deterministic_whatever_the_workers(rendered: Path, tmp_path: Path) -> N
     again = render.render_dataset(tmp_path / "b", scenes=SCENES, seed=0, workers=2, progress=False)
     assert _files(again) == _files(rendered)
     other = render.render_dataset(tmp_path / "c", scenes=SCENES, seed=1, workers=1, progress=False)
-    same_name = "images/" + render.frame_name(0, 2)
+    same_name = "images/" + frames.frame_name(0, 2)
     assert _files(other)[same_name] != _files(rendered)[same_name]
 
 
@@ -65,7 +65,7 @@ def test_frames_follow_the_real_label_sequences(rendered: Path) -> None:
     for k, record in enumerate(scenes):
         assert record["scene"] == k and len(record["frames"]) == 3
         for t, frame in enumerate(record["frames"]):
-            name = render.frame_name(k, t)
+            name = frames.frame_name(k, t)
             assert frame["image"] == name and len(frame["objects"]) == t + 1
             assert train[name] == real[name] == [o["label"] for o in frame["objects"]]
             for before, now in zip(record["frames"][0 if t == 0 else t - 1]["objects"], frame["objects"], strict=False):
@@ -95,7 +95,7 @@ def test_objects_show_their_colour_in_the_image(rendered: Path) -> None:
     for k, labels in enumerate(render.label_sequences(SCENES, 0)):
         scene = place_scene(labels, np.random.default_rng([0, k]), cfg)
         assert [round(o.x, 4) for o in scene.objects] == [o["position"][0] for o in scenes[k]["frames"][-1]["objects"]]
-        with Image.open(rendered / "images" / render.frame_name(k, 2)) as image:
+        with Image.open(rendered / "images" / frames.frame_name(k, 2)) as image:
             pixels = np.asarray(image)[..., :3].astype(float)
         nearest = np.min(np.stack([h.t for h in scene.hits]), axis=0)
         for obj, hit in zip(scene.objects, scene.hits, strict=True):
@@ -153,7 +153,7 @@ def test_interrupted_render_leaves_no_train_json(tmp_path: Path, monkeypatch: py
     def broken(*args: object) -> None:
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(render, "render_one", broken)
+    monkeypatch.setattr(frames, "render_one", broken)
     with pytest.raises(RuntimeError, match="interrupted"):
         render.render_dataset(out, scenes=1, workers=1, progress=False)
     assert not (out / "train.json").exists()
@@ -162,7 +162,7 @@ def test_interrupted_render_leaves_no_train_json(tmp_path: Path, monkeypatch: py
 def test_cli_main(tmp_path: Path) -> None:
     assert main_render(["--out", str(tmp_path / "cli"), "--scenes", "2", "--width", "64", "--height", "48",
                         "--workers", "1", "--no-progress"]) == 0  # fmt: skip
-    with Image.open(tmp_path / "cli" / "images" / render.frame_name(1, 2)) as image:
+    with Image.open(tmp_path / "cli" / "images" / frames.frame_name(1, 2)) as image:
         assert image.size == (64, 48)
 
 

@@ -14,7 +14,7 @@ from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.gan.trainer import Trainer
-from lab5_utils.judge.model import build_judge, load_judge, save_judge
+from lab5_utils.judge.model import build_judge, load_judge, save_course_format
 from lab5_utils.paths import GENERATOR_FILE, JUDGE_FILE
 from lab5_utils.report.notebook import final_generator
 from lab5_utils.report.widgets import Preview
@@ -47,7 +47,7 @@ def test_export_generator_is_fp16_and_loads_as_the_same_fp32_generator(tmp_path:
 
 def test_export_judge_keeps_the_course_format(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    judge = save_judge(build_judge(), tmp_path / "judge.pth", {"holdout_accuracy": 0.5})
+    judge = save_course_format(build_judge(), tmp_path / "judge.pth", {"holdout_accuracy": 0.5})
     out = W.export_judge(judge, tmp_path / "w" / JUDGE_FILE)
     raw = torch.load(out, weights_only=True, map_location="cpu")
     assert raw["model"]["fc.0.weight"].dtype == torch.float16 and raw["meta"]["holdout_accuracy"] == 0.5
@@ -78,9 +78,9 @@ def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pyte
         W.load_shipped_generator()
     W.export_generator(_run(tmp_path), tmp_path / "w" / GENERATOR_FILE, {})
     torch.manual_seed(0)
-    W.export_judge(save_judge(build_judge(), tmp_path / "j.pth"), tmp_path / "w" / JUDGE_FILE)
+    W.export_judge(save_course_format(build_judge(), tmp_path / "j.pth"), tmp_path / "w" / JUDGE_FILE)
     W.write_manifest(tmp_path / "w", {GENERATOR_FILE: {"preset": "tiny_sngan", "step": 2, "train_minutes": 0,
-                                                         "hardware": "CPU", "command": "test"}, JUDGE_FILE: {}})
+                                                       "hardware": "CPU", "command": "test"}, JUDGE_FILE: {}})
     assert W.load_shipped_generator().z_dim == PRESETS["tiny_sngan"].z_dim
     monkeypatch.delenv("LAB5_FAST", raising=False)
     assert ensure_judge() == tmp_path / "w" / JUDGE_FILE  # no training, no render

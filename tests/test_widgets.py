@@ -77,9 +77,9 @@ def test_readings_flag_a_mismatch():
 
 
 def test_preview_accepts_a_loaded_course_format_judge(tmp_path):
-    from lab5_utils.judge.model import build_judge, load_judge, save_judge
+    from lab5_utils.judge.model import build_judge, load_judge, save_course_format
 
-    path = save_judge(build_judge(), tmp_path / "judge.pth")
+    path = save_course_format(build_judge(), tmp_path / "judge.pth")
     preview = Preview(ColourCode(), z_dim=4, judge=load_judge(path))
     preview.toggles["red cube"].value = True
     preview.samples.value = 2

@@ -1,7 +1,7 @@
 """``python -m lab5_utils <command> ...``: render, cache, judge, train, generate, export.
 
-Each command's module is imported when that command runs (``importlib``), so a command loads only its own modules
-(``render`` never loads the GAN or judge code)."""
+Each command's module is imported when that command runs (``importlib``), so a command imports only the modules it
+uses."""
 
 from __future__ import annotations
 

@@ -229,5 +229,3 @@ class ICLEVR(Dataset):
         else:
             image = decode_image(self.image_dir / self.filenames[index], self.size)
         return to_signed(image), self.labels[index]
-
-

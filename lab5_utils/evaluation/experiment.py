@@ -143,5 +143,3 @@ def headline(summary: Mapping[str, Any], which: str = "G_ema") -> dict[str, floa
     files = summary["results"][which]["files"]
     return {key: value for name, entry in files.items()
             for key, value in ((name, entry["accuracy_mean"]), (f"{name}_std", entry["accuracy_std"]))}
-
-

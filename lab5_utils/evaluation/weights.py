@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from lab5_utils.gan.checkpoint import load_checkpoint, load_generator, save_checkpoint
-from lab5_utils.io import atomic_write, sha256_file
-from lab5_utils.judge.model import load_judge_checkpoint
+from lab5_utils.gan.checkpoint import load_checkpoint, load_generator
+from lab5_utils.io import atomic_write, save_torch, sha256_file
+from lab5_utils.judge.model import load_course_format
 from lab5_utils.paths import GENERATOR_FILE, shipped, weights_dir
 
 MANIFEST = "manifest.json"
@@ -31,7 +31,7 @@ def _half(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def _save_new(payload: dict[str, Any], path: Path) -> None:
     if path.exists():
         raise FileExistsError(f"{path}: already there; shipped weights are written once (remove it on purpose)")
-    save_checkpoint(payload, path)
+    save_torch(payload, path)
 
 
 def export_generator(ckpt_path: str | Path, out: str | Path, provenance: Mapping[str, Any]) -> Path:
@@ -47,7 +47,7 @@ def export_generator(ckpt_path: str | Path, out: str | Path, provenance: Mapping
 def export_judge(judge_path: str | Path, out: str | Path) -> Path:
     """Write a course-format judge ``{'model': fp16 state_dict, 'meta': ...}`` (the course's
     ``load_state_dict(ckpt['model'])`` and :func:`lab5_utils.judge.model.load_judge` restore fp32)."""
-    ckpt = load_judge_checkpoint(judge_path)
+    ckpt = load_course_format(judge_path)
     meta = dict(ckpt.get("meta") or {})
     meta["exported_from_sha256"] = sha256_file(judge_path)
     _save_new({"model": _half(ckpt["model"]), "meta": meta}, Path(out))
@@ -97,5 +97,5 @@ def shipped_generator_path() -> Path:
     path = shipped(GENERATOR_FILE)
     if path is None:
         raise FileNotFoundError(f"no --ckpt given and no shipped generator at {weights_dir() / GENERATOR_FILE}; "
-                         "train one (python -m lab5_utils train ...) and pass --ckpt runs/<preset>/last.pt")
+                                "train one (python -m lab5_utils train ...) and pass --ckpt runs/<preset>/last.pt")
     return path

@@ -1,11 +1,12 @@
-"""The frozen auxiliary classifier: a compact CNN trained once on the GAN's OWN training images, whose
-multi-label BCE on generated images joins the generator's loss (``TrainConfig.cls_weight``).
+"""The frozen auxiliary classifier: a compact CNN trained once on the GAN's OWN training images, whose multi-label BCE
+on generated images joins the generator's loss (``TrainConfig.cls_weight``).
 
-It is deliberately not the judge: another architecture (a plain 8-layer CNN, not a ResNet18), another data set
-(the GAN's training folder, never the judge's render or its held-out split), so a generator that merely learns
-patterns this classifier reads would not carry them to the judge. Trained with the judge's loop
-(:func:`lab5_utils.judge.fit.fit_judge`: split by scene, BCE, AdamW + OneCycle, shifts and flips, no colour jitter)
-and cached per data folder (keyed by the folder's content and the settings) like the judge.
+It is deliberately not the judge: another architecture (a plain 8-layer CNN, not a ResNet18), another data set (the
+GAN's training folder, never the judge's render or its held-out split), so a generator that merely learns patterns
+this classifier reads would not carry them to the judge. Trained with the judge's loop
+(:func:`lab5_utils.judge.fit.fit_multilabel`: split by scene, BCE, AdamW + OneCycle, shifts and flips, no colour
+jitter), stored in the course's checkpoint format and cached per data folder (keyed by the folder's content and the
+settings) like the judge.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from torch import nn
 from lab5_utils.data.dataset import cache_key, load_arrays, scene_of
 from lab5_utils.device import default_device
 from lab5_utils.io import sha256_file
-from lab5_utils.judge.fit import JudgeConfig, fit_judge
-from lab5_utils.judge.model import load_judge_checkpoint, save_judge
+from lab5_utils.judge.fit import JudgeConfig, fit_multilabel
+from lab5_utils.judge.model import load_course_format, save_course_format
 from lab5_utils.labels import NUM_CLASSES
 from lab5_utils.paths import cache_dir, fast_mode
 
@@ -84,8 +85,8 @@ def fit_classifier(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
                    progress: bool = True) -> tuple[AuxClassifier, dict[str, Any]]:
     """Train on ``images: (N,3,64,64) uint8``, ``labels: (N,24)``, ``scenes`` (per image, for the held-out
     split); returns ``(model in eval mode, meta)`` with the held-out top-k accuracy per epoch."""
-    model, meta = fit_judge(images, labels, scenes, config, device, progress,
-                            build=lambda: AuxClassifier(config.width), logits=_logits)
+    model, meta = fit_multilabel(images, labels, scenes, config, device, progress,
+                                 build=lambda: AuxClassifier(config.width), logits=_logits)
     meta.update(format=FORMAT, classifier_config=asdict(config))
     return model, meta  # type: ignore[return-value]
 
@@ -109,13 +110,13 @@ def train_classifier(data_root: str | Path, out: str | Path, config: ClassifierC
         raise ValueError(f"{data_root / 'train.json'}: {err}; the classifier splits by scene") from err
     model, meta = fit_classifier(images, labels, scenes, config, device, progress)
     meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
-    save_judge(model, out, meta)
+    save_course_format(model, out, meta)
     return meta
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> AuxClassifier:
     """A frozen classifier (eval mode, no grad) from ``path``; another file or architecture names the file."""
-    ckpt = load_judge_checkpoint(path)
+    ckpt = load_course_format(path)
     meta = ckpt.get("meta") if isinstance(ckpt.get("meta"), dict) else {}
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not an aux classifier checkpoint (format {FORMAT!r} expected)")

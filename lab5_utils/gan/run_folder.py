@@ -66,14 +66,20 @@ def pid_alive(pid: int) -> bool:
 
 
 class RunLock:
-    """``with RunLock(out_dir):`` holds the folder's lock for the block (or ``acquire()`` / ``release()``)."""
+    """``with RunLock(out_dir):`` holds the folder's lock for the block (or ``acquire()`` / ``release()``). The same
+    object may be entered again while it holds the lock (a trainer's method inside ``run()``); the lock is
+    dropped when the outermost block ends."""
 
     def __init__(self, out_dir: str | Path) -> None:
         self.path = Path(out_dir) / LOCK_FILE
         self.fd: int | None = None
+        self.depth = 0
 
     def acquire(self) -> RunLock:
-        if fcntl is None or self.fd is not None:
+        if fcntl is None:
+            return self
+        if self.fd is not None:
+            self.depth += 1
             return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -92,11 +98,12 @@ class RunLock:
               "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(me).encode())
-        self.fd = fd
+        self.fd, self.depth = fd, 1
         return self
 
     def release(self) -> None:
-        if self.fd is not None:
+        self.depth = max(0, self.depth - 1)
+        if self.fd is not None and self.depth == 0:
             os.close(self.fd)  # closing the descriptor drops the flock; the file stays (harmless, unlocked)
             self.fd = None
 

@@ -190,8 +190,9 @@ class GanStep:
                           f"-> {self.classifier_digest}); the run is no longer exact", stacklevel=3)
         for module, key in ((self.G, "G"), (self.D, "D"), (self.G_ema, "G_ema")):
             module.load_state_dict(state[key])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        # copies: torch's optimisers adopt the tensors they are given, which may be another live trainer's
+        self.opt_g.load_state_dict(copy.deepcopy(state["opt_g"]))
+        self.opt_d.load_state_dict(copy.deepcopy(state["opt_d"]))
         self.batches.load_state_dict(state["batches"])
         self.noise.set_state(state["rng"]["noise"])
         torch.set_rng_state(state["rng"]["torch"])

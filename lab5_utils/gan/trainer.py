@@ -150,13 +150,13 @@ class Trainer(GanStep):
     def load_state_dict(self, state: Mapping[str, Any], where: str = "checkpoint") -> None:
         """Continue from a checkpoint dict: weights, optimisers, data order, RNG states, counters and the open
         stats window (``stats.jsonl`` rows after its step are dropped). Refuses one of another preset or
-        architecture (:func:`~lab5_utils.gan.checkpoint.check_compatible`), naming ``where``. The optimisers adopt
-        the state's tensors (torch does not copy them): give a loaded checkpoint, not another live trainer's state."""
+        architecture (:func:`~lab5_utils.gan.checkpoint.check_compatible`), naming ``where``. Holds the run's lock."""
         check_compatible(state, self.cfg, where)
-        super().load_state_dict(state, where)
-        self.train_time, self.best = float(state["train_time_s"]), dict(state["best"])
-        self.log.truncate_after(self.step)
-        self.log.load_state_dict(state.get("stats_window", {}))  # absent in checkpoints of older versions
+        with self.lock:  # it rewrites the folder's log
+            super().load_state_dict(state, where)
+            self.train_time, self.best = float(state["train_time_s"]), dict(state["best"])
+            self.log.truncate_after(self.step)
+            self.log.load_state_dict(state.get("stats_window", {}))  # absent in checkpoints of older versions
 
     def save(self, path: Path, kind: str = "last", **extra: Any) -> Path:
         with writing(path, self.step):

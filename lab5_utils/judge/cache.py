@@ -19,8 +19,8 @@ from lab5_utils.data.dataset import cache_key, content_key, load_arrays, scene_o
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
 from lab5_utils.io import sha256_file
-from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_judge
-from lab5_utils.judge.model import save_judge
+from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_multilabel
+from lab5_utils.judge.model import save_course_format
 from lab5_utils.paths import JUDGE_FILE, cache_dir, fast_mode, shipped
 
 # The second, independent judge (issue 11's cross-check): another render seed and another training seed.
@@ -40,9 +40,9 @@ def train_judge(data_root: str | Path, out: str | Path, config: JudgeConfig | No
         scenes = [scene_of(f) for f in filenames]
     except ValueError as err:  # the held-out split is by scene, so every name must carry one
         raise ValueError(f"{data_root / 'train.json'}: {err}; the judge splits by scene") from err
-    model, meta = fit_judge(images, labels, scenes, config, device, progress)
+    model, meta = fit_multilabel(images, labels, scenes, config, device, progress)
     meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
-    save_judge(model, out, meta)
+    save_course_format(model, out, meta)
     return meta
 
 

@@ -66,16 +66,16 @@ def split_by_scene(scenes: list[int], fraction: float, seed: int) -> tuple[np.nd
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
-def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], config: JudgeConfig = JudgeConfig(),
-              device: str | torch.device = "cpu", progress: bool = True,
-              build: Callable[[], torch.nn.Module] = build_judge,
-              logits: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] = judge_logits,
-              ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Train a judge on in-memory data. ``images: (N,3,64,64) uint8``, ``labels: (N,24) float`` multi-hot,
-    ``scenes``: scene id per image (for the held-out split). Returns ``(model in eval mode, meta dict)``
-    with the per-epoch history (train loss, held-out course accuracy) and the training speed in img/s.
-    ``build()`` makes the untrained model and ``logits(model, x)`` its pre-sigmoid ``(B, 24)`` outputs (default:
-    the course ResNet18; :mod:`lab5_utils.gan.classifier` trains its compact CNN with the same loop)."""
+def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int],
+                   config: JudgeConfig = JudgeConfig(), device: str | torch.device = "cpu", progress: bool = True,
+                   build: Callable[[], torch.nn.Module] = build_judge,
+                   logits: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] = judge_logits,
+                   ) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Train a multi-label classifier (by default the judge) on in-memory data. ``images: (N,3,64,64) uint8``,
+    ``labels: (N,24) float`` multi-hot, ``scenes``: scene id per image (for the held-out split). Returns ``(model in
+    eval mode, meta dict)`` with the per-epoch history (train loss, held-out course accuracy) and the training speed
+    in img/s. ``build()`` makes the untrained model and ``logits(model, x)`` its pre-sigmoid ``(B, 24)`` outputs
+    (default: the course ResNet18; :mod:`lab5_utils.gan.classifier` trains its compact CNN with the same loop)."""
     images, labels = torch.as_tensor(images), torch.as_tensor(labels).float()
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images: expected uint8 (N,3,H,W), got {images.dtype} {tuple(images.shape)}")
@@ -137,5 +137,3 @@ def fit_judge(images: torch.Tensor, labels: torch.Tensor, scenes: list[int], con
             "train_img_per_s": seen / train_time if train_time > 0 else None,
             "device": str(device), "torch": str(torch.__version__)}
     return model.to(memory_format=torch.contiguous_format).eval(), meta
-
-

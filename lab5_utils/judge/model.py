@@ -167,7 +167,7 @@ def _describe_mismatch(path: Path, model: nn.Module, state: Mapping[str, Any]) -
     return "; ".join(parts)
 
 
-def load_judge_checkpoint(path: str | Path, map_location: MapLocation = "cpu") -> dict[str, Any]:
+def load_course_format(path: str | Path, map_location: MapLocation = "cpu") -> dict[str, Any]:
     """Read a course-format checkpoint dict with ``torch.load(weights_only=True)``; errors name the file."""
     path = Path(path).expanduser()
     ckpt = load_weights_only(path, map_location, "course-format judge checkpoint {'model': state_dict}")
@@ -178,13 +178,13 @@ def load_judge_checkpoint(path: str | Path, map_location: MapLocation = "cpu") -
 
 
 def load_judge(path: str | Path, device: str | torch.device = "cpu", map_location: MapLocation = None,
-                   batch_size: int = 256) -> Judge:
-    """Load a course-format judge (the course's ``checkpoint.pth`` or ours) as an :class:`Judge` on ``device``.
+               batch_size: int = 256) -> Judge:
+    """Load a course-format judge (the course's ``checkpoint.pth`` or ours) as a :class:`Judge` on ``device``.
 
     ``map_location`` defaults to CPU, so checkpoints saved from CUDA load anywhere; the weights are then moved
     to ``device``. Another architecture or wrong keys/shapes raise ``ValueError`` naming the file and keys.
     """
-    ckpt = load_judge_checkpoint(path, "cpu" if map_location is None else map_location)
+    ckpt = load_course_format(path, "cpu" if map_location is None else map_location)
     model = build_judge()
     problem = _describe_mismatch(Path(path), model, ckpt["model"])
     if problem:
@@ -192,12 +192,12 @@ def load_judge(path: str | Path, device: str | torch.device = "cpu", map_locatio
     model.load_state_dict(ckpt["model"])
     meta = ckpt.get("meta")
     return Judge(model, device=device, batch_size=batch_size, name=str(path),
-                     meta=meta if isinstance(meta, Mapping) else None)
+                 meta=meta if isinstance(meta, Mapping) else None)
 
 
 def judge_meta(path: str | Path) -> dict[str, Any]:
     """The ``'meta'`` dict stored next to ``'model'`` in our judges (``{}`` for the course checkpoint)."""
-    meta = load_judge_checkpoint(path).get("meta", {})
+    meta = load_course_format(path).get("meta", {})
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
@@ -219,7 +219,7 @@ def _plain(value: Any, where: str = "meta") -> Any:
     raise ValueError(f"{where}: {type(value).__name__} cannot be stored in a weights-only checkpoint")
 
 
-def save_judge(model: nn.Module, path: str | Path, meta: Mapping[str, Any] | None = None) -> Path:
+def save_course_format(model: nn.Module, path: str | Path, meta: Mapping[str, Any] | None = None) -> Path:
     """Write ``{'model': state_dict (CPU), 'meta': meta}`` atomically (:func:`lab5_utils.io.save_torch`).
 
     ``meta`` must hold only weights-only-safe values (str/int/float/bool/None, lists and dicts of them).
@@ -235,7 +235,7 @@ def save_judge(model: nn.Module, path: str | Path, meta: Mapping[str, Any] | Non
 
 
 def as_judge(judge: Judge | nn.Module | str | Path, device: str | torch.device = "cpu") -> Judge:
-    """Accept an :class:`Judge`, a course-architecture module or a checkpoint path."""
+    """Accept a :class:`Judge`, a course-architecture module or a checkpoint path."""
     if isinstance(judge, Judge):
         return judge
     if isinstance(judge, nn.Module):

@@ -51,18 +51,28 @@ class NotebookParams:
     @classmethod
     def from_env(cls, preset: str | None = None, *, full_epochs: int = 100, runs: str | Path = "../runs",
                  figures: str | Path = "../image", **overrides: Any) -> NotebookParams:
-        """The parameters for the current environment (module docstring), then ``overrides``."""
-        fast, smoke = fast_mode(), smoke_mode()
+        """The parameters for the current environment (module docstring) with ``overrides`` (any field but
+        ``runs`` and ``figures``, which follow from the mode and the budget: give their base folders instead).
+        What follows from an overridden field follows it: ``train_minutes=5`` drops the epoch budget and moves the
+        runs to ``runs/timed``, ``fast=True`` picks the tiny variants and temp folders."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - (fields - {"preset", "runs", "figures"}))
+        if unknown:
+            raise ValueError(f"NotebookParams.from_env: unknown or derived field(s) {unknown}")
+        fast = overrides.get("fast", fast_mode())
+        smoke = overrides.get("smoke", smoke_mode())
         quick = fast or smoke
-        minutes = float(os.environ["LAB5_MINUTES"]) if os.environ.get("LAB5_MINUTES") else None
+        env_minutes = float(os.environ["LAB5_MINUTES"]) if os.environ.get("LAB5_MINUTES") else None
+        minutes = overrides.get("train_minutes", env_minutes)
         data = os.environ.get("LAB5_DATA")
-        params = cls(preset=preset, fast=fast, smoke=smoke, train_minutes=minutes,
-                     epochs=None if quick or minutes else full_epochs, steps=2 if quick else None,
-                     seeds=2 if fast else 1 if smoke else 10, data_root=Path(data).expanduser() if data else None,
-                     scenes=FAST_SCENES if quick else DEFAULT_SCENES,
-                     runs=Path(tempfile.mkdtemp()) if quick else budget_runs(runs, minutes),
-                     figures=Path(tempfile.mkdtemp()) if quick else Path(figures))
-        return dataclasses.replace(params, **overrides)
+        values: dict[str, Any] = {
+            "preset": preset, "fast": fast, "smoke": smoke, "train_minutes": minutes,
+            "epochs": None if quick or minutes else full_epochs, "steps": 2 if quick else None,
+            "seeds": 2 if fast else 1 if smoke else 10, "data_root": Path(data).expanduser() if data else None,
+            "scenes": FAST_SCENES if quick else DEFAULT_SCENES, **overrides}
+        values["runs"] = Path(tempfile.mkdtemp()) if quick else budget_runs(runs, values["train_minutes"])
+        values["figures"] = Path(tempfile.mkdtemp()) if quick else Path(figures)
+        return cls(**values)
 
     @property
     def quick(self) -> bool:

@@ -17,18 +17,17 @@ byte-identical for a seed whatever the worker count.
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from lab5_utils.io import atomic_write
 from lab5_utils.labels import package_file, read_json, validate_condition
-from lab5_utils.synth.scene import COLOR_RGB, SHAPE_NAMES, Scene, SceneConfig, place_scene
+from lab5_utils.synth.frames import render_chunk
+from lab5_utils.synth.scene import COLOR_RGB, SHAPE_NAMES, SceneConfig, place_scene
 from lab5_utils.synth.shade import render_scene
 
 REAL_SCENES = 6003
@@ -36,12 +35,6 @@ FRAMES = 3
 CHUNK = 24  # scenes per worker task
 # Bumped whenever the renderer's output changes, so a cached render of an older renderer is never reused.
 RENDERER_VERSION = 3
-PNG_OPTIONS = {"format": "PNG", "compress_level": 6, "optimize": False}
-
-
-def frame_name(scene: int, t: int) -> str:
-    """``CLEVR_train_{scene:06d}_{t}.png``."""
-    return f"CLEVR_train_{scene:06d}_{t}.png"
 
 
 def real_sequences() -> list[list[str]]:
@@ -63,43 +56,6 @@ def label_sequences(scenes: int, seed: int) -> list[list[str]]:
         rng = np.random.default_rng([seed, k, 1])
         sequences.append([names[i] for i in rng.choice(len(names), size=FRAMES, replace=False)])
     return sequences
-
-
-def _object_record(scene: Scene, i: int, pixels: float) -> dict:
-    o = scene.objects[i]
-    return {"label": o.label, "shape": o.shape, "color": o.color, "material": o.material, "size": o.size,
-            "radius": o.radius, "position": [round(o.x, 4), round(o.y, 4), round(o.z, 4)],
-            "rotation": round(math.degrees(o.theta), 3), "pixels": pixels}  # fmt: skip
-
-
-def render_one(k: int, labels: list[str], seed: int, cfg: SceneConfig) -> tuple[list[np.ndarray], dict]:
-    """Scene ``k``: its frames as ``(H, W, 3) uint8`` sRGB images and its scenes.json record."""
-    scene = place_scene(labels, np.random.default_rng([seed, k]), cfg)
-    rendered = render_scene(scene, cfg, list(range(len(labels))))
-    frames = [
-        {"image": frame_name(k, t), "objects": [_object_record(scene, i, px) for i, px in enumerate(counts)]}
-        for t, (_, counts) in enumerate(rendered)
-    ]
-    record = {"scene": k, "camera": [round(c, 4) for c in scene.camera.position],
-              "lights": [[round(c, 4) for c in lamp] for lamp in scene.lights], "frames": frames}  # fmt: skip
-    return [image for image, _ in rendered], record
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    """``(H, W, 3) uint8`` -> RGBA PNG with alpha 255 (like the real data), fixed compression settings."""
-    alpha = np.full(rgb.shape[:2] + (1,), 255, dtype=np.uint8)
-    Image.fromarray(np.concatenate([rgb, alpha], axis=2), "RGBA").save(path, **PNG_OPTIONS)
-
-
-def _render_chunk(job: tuple[list[int], list[list[str]], int, SceneConfig, str]) -> list[dict]:
-    scenes, sequences, seed, cfg, images = job
-    records = []
-    for k, labels in zip(scenes, sequences, strict=True):
-        frames, record = render_one(k, labels, seed, cfg)
-        for t, image in enumerate(frames):
-            write_png(Path(images) / frame_name(k, t), image)
-        records.append(record)
-    return records
 
 
 def render_dataset(
@@ -132,11 +88,11 @@ def render_dataset(
     records: list[dict] = []
     with tqdm(total=scenes * FRAMES, desc="render i-CLEVR", unit="img", disable=not progress) as bar:
         if workers == 1 or len(jobs) == 1:
-            results = map(_render_chunk, jobs)
+            results = map(render_chunk, jobs)
             pool = None
         else:
             pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
-            results = pool.imap(_render_chunk, jobs)
+            results = pool.imap(render_chunk, jobs)
         try:
             for chunk in results:
                 records.extend(chunk)

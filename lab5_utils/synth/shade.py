@@ -186,4 +186,3 @@ def render_scene(scene: Scene, cfg: SceneConfig, frames: list[int]) -> list[tupl
     """Render the given frames of a placed scene: per frame ``((H, W, 3) uint8, visible pixels per object)``."""
     shading = SceneShading(scene, cfg)
     return [shading.frame(f) for f in frames]
-

@@ -51,4 +51,3 @@ def attention_gammas(model: nn.Module, prefix: str = "") -> dict[str, float]:
     """``{prefix + module name: gamma}`` for every self-attention block in ``model`` (empty when there is none)."""
     return {prefix + name: float(m.gamma.detach()) for name, m in model.named_modules()
             if isinstance(m, SelfAttention)}
-
