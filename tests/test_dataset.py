@@ -200,3 +200,13 @@ def test_content_key_follows_what_the_folder_holds_not_where_or_when(tmp_path):
     assert D.content_key(tmp_path / "copy") == key
     Image.new("RGB", (320, 240), (200, 30, 30)).save(root / "iclevr" / sorted(LISTING)[0])  # re-rendered
     assert D.content_key(root) != key
+
+
+def test_the_cache_command_reads_a_folder_and_names_a_missing_one(tmp_path, capsys):
+    from lab5_utils.cli import main
+
+    root = write_folder(tmp_path / "data")
+    assert main(["cache", "--data", str(root)]) == 0
+    assert "4 images (3, 64, 64), objects per image 1/2/3: [2, 1, 1]" in capsys.readouterr().out
+    assert main(["cache", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
