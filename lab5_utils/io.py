@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
+
+TEMP_NAME = re.compile(r"\.tmp(\d+)$")  # the suffix of temp_path's names; group 1 is the writer's pid
 
 
 def temp_path(path: Path) -> Path:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 
 def cache_root() -> Path:
@@ -17,6 +20,13 @@ def cache_dir() -> Path:
     path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def keyed_cache_file(kind: str, key: list[Any], tiny: bool, suffix: str) -> Path:
+    """``cache_dir()/<kind>/<kind>_[tiny_]<hash><suffix>``: a trained model cached under the first 16 hex digits of
+    the sha256 of ``json.dumps(key, sort_keys=True)`` (its format, its data's content key and its settings)."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / kind / f"{kind}_{'tiny_' if tiny else ''}{digest}{suffix}"
 
 
 def fast_mode() -> bool:

@@ -11,8 +11,6 @@ settings) like the judge.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,13 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.data.dataset import cache_key, load_arrays, scene_of
+from lab5_utils.data.dataset import cache_key
 from lab5_utils.device import default_device
-from lab5_utils.io import sha256_file
-from lab5_utils.judge.fit import JudgeConfig, fit_multilabel
-from lab5_utils.judge.model import load_course_format, save_course_format
+from lab5_utils.judge.fit import JudgeConfig, fit_folder, fit_multilabel
+from lab5_utils.judge.model import load_course_format
 from lab5_utils.labels import NUM_CLASSES
-from lab5_utils.paths import cache_dir, fast_mode
+from lab5_utils.paths import fast_mode, keyed_cache_file
 
 FORMAT = "lab5_utils aux classifier v1"
 
@@ -94,24 +91,14 @@ def fit_classifier(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
 def classifier_cache_path(data_root: Path, config: ClassifierConfig) -> Path:
     """``cache_dir()/classifier/classifier_<hash>.pt``, keyed by the folder's content key (listing, image sizes
     and times; not its path) and ``config``."""
-    key = json.dumps([FORMAT, cache_key(data_root, 64), asdict(config)], sort_keys=True)
-    tag = "tiny_" if config.tiny else ""
-    return cache_dir() / "classifier" / f"classifier_{tag}{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    return keyed_cache_file("classifier", [FORMAT, cache_key(data_root, 64), asdict(config)], config.tiny, ".pt")
 
 
 def train_classifier(data_root: str | Path, out: str | Path, config: ClassifierConfig = ClassifierConfig(),
                      device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
     """Train on the folder ``data_root`` and write ``{'model': state_dict, 'meta': ...}`` atomically to ``out``."""
-    data_root = Path(data_root).expanduser()
-    images, labels, filenames = load_arrays(data_root, 64, progress=progress)
-    try:
-        scenes = [scene_of(f) for f in filenames]
-    except ValueError as err:
-        raise ValueError(f"{data_root / 'train.json'}: {err}; the classifier splits by scene") from err
-    model, meta = fit_classifier(images, labels, scenes, config, device, progress)
-    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
-    save_course_format(model, out, meta)
-    return meta
+    return fit_folder(data_root, out, lambda *data: fit_classifier(*data, config, device, progress), "classifier",
+                      progress)
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> AuxClassifier:

@@ -15,12 +15,13 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+
+from lab5_utils.io import TEMP_NAME
 
 try:
     import fcntl
@@ -28,7 +29,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = "run.lock"
-_TMP = re.compile(r"\.tmp(\d+)$")
 
 
 class RunLockedError(RuntimeError):
@@ -136,7 +136,7 @@ def remove_stale_tmp(folder: str | Path) -> list[Path]:
     """Delete ``*.tmp<pid>`` files in ``folder`` whose writer process is gone (left by a kill mid-write)."""
     removed = []
     for path in Path(folder).glob("*.tmp*"):
-        match = _TMP.search(path.name)
+        match = TEMP_NAME.search(path.name)
         if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
             path.unlink(missing_ok=True)
             removed.append(path)

@@ -5,8 +5,6 @@ judge's own render and cached by the folder's content), plus the second, indepen
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import sys
 from dataclasses import asdict
@@ -15,13 +13,11 @@ from typing import Any
 
 import torch
 
-from lab5_utils.data.dataset import cache_key, content_key, load_arrays, scene_of
+from lab5_utils.data.dataset import cache_key, content_key
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
-from lab5_utils.io import sha256_file
-from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_multilabel
-from lab5_utils.judge.model import save_course_format
-from lab5_utils.paths import JUDGE_FILE, cache_dir, fast_mode, shipped
+from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel
+from lab5_utils.paths import JUDGE_FILE, fast_mode, keyed_cache_file, shipped
 
 # The second, independent judge (issue 11's cross-check): another render seed and another training seed.
 SECOND_JUDGE_RENDER_SEED = 2
@@ -34,16 +30,8 @@ def train_judge(data_root: str | Path, out: str | Path, config: JudgeConfig | No
     images) and write the course format ``{'model': state_dict, 'meta': {...}}`` to ``out`` atomically. Returns the
     meta dict."""
     config = config or JudgeConfig()
-    data_root = Path(data_root).expanduser()
-    images, labels, filenames = load_arrays(data_root, 64, progress=progress)
-    try:
-        scenes = [scene_of(f) for f in filenames]
-    except ValueError as err:  # the held-out split is by scene, so every name must carry one
-        raise ValueError(f"{data_root / 'train.json'}: {err}; the judge splits by scene") from err
-    model, meta = fit_multilabel(images, labels, scenes, config, device, progress)
-    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
-    save_course_format(model, out, meta)
-    return meta
+    return fit_folder(data_root, out, lambda *data: fit_multilabel(*data, config, device, progress), "judge",
+                      progress)
 
 
 def judge_cache_path(data_root: Path, config: JudgeConfig, legacy: bool = False) -> Path:
@@ -51,9 +39,7 @@ def judge_cache_path(data_root: Path, config: JudgeConfig, legacy: bool = False)
     on the folder's content (:func:`~lab5_utils.data.dataset.content_key`), so moving the cache or the data folder
     never retrains it. ``legacy``: the path of older versions (the folder's path and file times in the key)."""
     data = [cache_key(data_root, 64), str(data_root.resolve())] if legacy else [content_key(data_root)]
-    key = json.dumps([FORMAT, *data, asdict(config)], sort_keys=True)
-    tag = "tiny_" if config.tiny else ""
-    return cache_dir() / "judge" / f"judge_{tag}{hashlib.sha256(key.encode()).hexdigest()[:16]}.pth"
+    return keyed_cache_file("judge", [FORMAT, *data, asdict(config)], config.tiny, ".pth")
 
 
 def ensure_judge(data_root: Path | None = None, progress: bool = True, config: JudgeConfig | None = None,

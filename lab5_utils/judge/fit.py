@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from lab5_utils.data.dataset import load_arrays, scene_of
 from lab5_utils.image_ops import augment, to_signed
-from lab5_utils.judge.model import Judge, build_judge, judge_logits
+from lab5_utils.io import sha256_file
+from lab5_utils.judge.model import Judge, build_judge, judge_logits, save_course_format
 
 FORMAT = "lab5_utils judge v1"
 
@@ -137,3 +140,22 @@ def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
             "train_img_per_s": seen / train_time if train_time > 0 else None,
             "device": str(device), "torch": str(torch.__version__)}
     return model.to(memory_format=torch.contiguous_format).eval(), meta
+
+
+Fit = Callable[[torch.Tensor, torch.Tensor, list[int]], tuple[torch.nn.Module, dict[str, Any]]]
+
+
+def fit_folder(data_root: str | Path, out: str | Path, fit: Fit, what: str, progress: bool = True) -> dict[str, Any]:
+    """Load the folder ``data_root`` (``train.json`` + images), ``fit(images, labels, scene ids)``, and write the
+    course format ``{'model': state_dict, 'meta': {...}}`` to ``out`` atomically; returns the meta (with the folder
+    and its ``train.json``'s sha256). ``what`` ("judge", "classifier") names the model in errors."""
+    data_root = Path(data_root).expanduser()
+    images, labels, filenames = load_arrays(data_root, 64, progress=progress)
+    try:
+        scenes = [scene_of(f) for f in filenames]
+    except ValueError as err:  # the held-out split is by scene, so every name must carry one
+        raise ValueError(f"{data_root / 'train.json'}: {err}; the {what} splits by scene") from err
+    model, meta = fit(images, labels, scenes)
+    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
+    save_course_format(model, out, meta)
+    return meta
