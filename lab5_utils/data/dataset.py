@@ -1,8 +1,10 @@
 """The i-CLEVR data layer: a folder with ``train.json`` + PNGs -> uint8 tensors, cached once on disk.
 
-Layout (real and synthetic alike): ``root/train.json`` maps ``CLEVR_train_{scene:06d}_{t}.png`` to a list
-of 1-3 label names; the images sit in ``root/images/`` (our renderer), ``root/iclevr/`` (the course zip)
-or ``root/`` itself. Images are read like the course loaders: ``Image.open(p).convert('RGB')`` (RGBA loses
+Layout (real and synthetic alike): ``train.json`` maps ``CLEVR_train_{scene:06d}_{t}.png`` to a list of 1-3
+label names; it sits in ``root/`` (our renderer, the course zip) or ``root/label/`` (the public 64x64 copy of the
+real set), with ``objects.json`` beside it if at all; the images sit in ``root/images/`` (our renderer),
+``root/image/`` (the 64x64 copy), ``root/iclevr/`` (the course zip) or ``root/`` itself.
+Images are read like the course loaders: ``Image.open(p).convert('RGB')`` (RGBA loses
 its alpha, L is replicated), then resized straight to ``size x size`` (4:3 squashed, no crop) with PIL's
 bilinear filter, which is what ``torchvision.transforms.Resize((64, 64))`` does to a PIL image (bilinear
 with antialiasing), so our 64x64 tensors match what the course evaluator was trained on.
@@ -27,7 +29,8 @@ from lab5_utils.io import save_torch
 from lab5_utils.labels import encode, load_objects, read_json
 from lab5_utils.paths import cache_dir
 
-IMAGE_DIR_CANDIDATES = ("images", "iclevr", ".")
+IMAGE_DIR_CANDIDATES = ("images", "image", "iclevr", ".")
+LISTING_DIR_CANDIDATES = (".", "label", "labels")
 WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
 
 
@@ -47,6 +50,26 @@ def scene_of(filename: str) -> int:
     return int(match.group(1))
 
 
+def listing_path(root: str | Path) -> Path:
+    """The data folder's ``train.json``: ``root/train.json`` or ``root/label/train.json`` (the public 64x64 copy's
+    layout); a folder with neither raises ``FileNotFoundError`` naming what was looked for."""
+    root = Path(root).expanduser()
+    for folder in LISTING_DIR_CANDIDATES:
+        if (root / folder / "train.json").is_file():
+            return root / folder / "train.json" if folder != "." else root / "train.json"
+    tried = " or ".join(str(root / f / "train.json") for f in ("label",))
+    raise FileNotFoundError(f"{root / 'train.json'}: data folder has no train.json (nor {tried})")
+
+
+def has_listing(root: str | Path) -> bool:
+    """True when :func:`listing_path` finds a ``train.json`` for ``root``."""
+    try:
+        listing_path(root)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def find_image_dir(root: Path, filenames: list[str], probe: int = 16) -> Path:
     """The folder under ``root`` holding the images: the candidate with the most of the first ``probe`` listed
     files (one missing file does not hide the folder; it is reported, or skipped, when it is read)."""
@@ -55,20 +78,22 @@ def find_image_dir(root: Path, filenames: list[str], probe: int = 16) -> Path:
     best = max(found, key=lambda c: found[c])  # ties: the earlier candidate
     if found[best] == 0:
         tried = ", ".join(str(root / c) for c in IMAGE_DIR_CANDIDATES)
-        raise FileNotFoundError(f"{root / 'train.json'}: none of its first {len(sample)} entries ({sample[0]!r}, "
+        raise FileNotFoundError(f"{listing_path(root)}: none of its first {len(sample)} entries ({sample[0]!r}, "
                                 f"...) is in any of {tried}")
     return (root / best).resolve()
 
 
 def read_listing(root: Path) -> dict[str, list[str]]:
-    """``root/train.json`` validated: every key a file name, every value a valid condition."""
-    path = root / "train.json"
+    """The folder's ``train.json`` (:func:`listing_path`) validated: every key a file name, every value a valid
+    condition."""
+    path = listing_path(root)
     listing = read_json(path)
     if not isinstance(listing, dict) or not listing:
         raise ValueError(f"{path}: expected a non-empty dict of image file name -> label list")
-    objects = load_objects(root / "objects.json") if (root / "objects.json").is_file() else load_objects()
+    objects_file = path.parent / "objects.json"
+    objects = load_objects(objects_file) if objects_file.is_file() else load_objects()
     if objects != load_objects():
-        raise ValueError(f"{root / 'objects.json'}: differs from the course's objects.json (24 classes)")
+        raise ValueError(f"{objects_file}: differs from the course's objects.json (24 classes)")
     for filename, labels in listing.items():
         encode(labels, where=f"{path}, entry {filename!r}")
     return listing
@@ -149,7 +174,7 @@ def _build_arrays(
         warnings.warn(other.message, other.category, stacklevel=3)
     wide = [w for w in wide if issubclass(w.category, WideImageWarning)]
     if wide:
-        warnings.warn(f"{wide[0].message} ({len(wide)} such image(s) in {root / 'train.json'})", WideImageWarning,
+        warnings.warn(f"{wide[0].message} ({len(wide)} such image(s) in {listing_path(root)})", WideImageWarning,
                       stacklevel=3)
     if not kept:
         raise ValueError(f"{root}: no readable images")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lab5_utils.data.dataset import listing_path
 from lab5_utils.paths import cache_dir, fast_mode
 from lab5_utils.synth.render import RENDERER_VERSION, render_dataset
 
@@ -42,9 +43,10 @@ def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, 
     is redone rather than used half-written.
     """
     root = default_data_root(scenes, seed)
+    if os.environ.get("LAB5_DATA"):
+        listing_path(root)  # LAB5_DATA without train.json: an error naming the folder
+        return root
     if (root / "train.json").is_file():
         return root
-    if os.environ.get("LAB5_DATA"):
-        raise FileNotFoundError(f"{root / 'train.json'}: LAB5_DATA points at a folder without train.json")
     render_dataset(root, scenes=scenes, seed=seed, progress=progress)
     return root

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.data.dataset import content_key, load_arrays
+from lab5_utils.data.dataset import content_key, load_arrays, scene_of
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import default_device, describe_device
 from lab5_utils.evaluation.metrics import (
@@ -38,6 +38,7 @@ from lab5_utils.gan.config import get_config
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.io import atomic_write, sha256_file
 from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
+from lab5_utils.judge.fit import heldout_scenes
 from lab5_utils.judge.model import judge_meta, load_judge
 
 
@@ -74,8 +75,12 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
     out_dir = Path(out_dir)
     root = Path(data_root) if data_root else ensure_default_data(progress=progress)
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
+    judge2_path = ensure_second_judge(progress=progress) if second_judge else None
+    # a judge trained on this very folder measured itself on some of its scenes: no training loss sees them
+    excluded = frozenset().union(*(heldout_scenes(judge_meta(p), root) for p in (judge_path, judge2_path) if p))
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
-    classifier_path = ensure_classifier(root, progress=progress) if cfg.needs_classifier else None
+    classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded) \
+        if cfg.needs_classifier else None
     conditions = report_conditions()
     request = {"preset": cfg.name, "overrides": dict(overrides or {}), "minutes": train_minutes, "epochs": epochs,
                "steps": steps, "seeds": seeds, "frechet_samples": frechet_samples, "data_root": str(root),
@@ -83,8 +88,9 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
                "conditions_sha256": hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()[:16],
                "judge_sha256": file_digest(judge_path),
                "classifier_sha256": classifier_path and file_digest(classifier_path), "second_judge": second_judge}
-    if second_judge:  # the cross-check: another judge, own render and seed, never seen by training
-        judge2_path = ensure_second_judge(progress=progress)
+    if excluded:  # (absent when nothing is excluded: the requests of older runs stay equal)
+        request["excluded_scenes"] = hashlib.sha256(json.dumps(sorted(excluded)).encode()).hexdigest()[:16]
+    if judge2_path is not None:  # the cross-check: another judge, own data and seed, never seen by training
         request["judge2_sha256"] = file_digest(judge2_path)
     metrics_file, last = out_dir / "metrics.json", out_dir / "last.pt"
     if metrics_file.is_file() and last.is_file():
@@ -98,7 +104,10 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
             return saved  # this run already met this budget and was measured: nothing to train or evaluate
     torch_device = torch.device(device) if device else default_device()
     judge = load_judge(judge_path, device=torch_device)
-    images, labels, _ = load_arrays(root, progress=progress)
+    images, labels, filenames = load_arrays(root, progress=progress)
+    if excluded:
+        keep = [i for i, name in enumerate(filenames) if scene_of(name) not in excluded]
+        images, labels = images[keep], labels[keep]
     trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
                       progress=progress, eval_fn=make_eval_fn(judge, torch_device) if eval_every > 0 else None,
                       eval_every=max(eval_every, 1), metric="acc_mean",
@@ -109,7 +118,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
               "real_images": ceiling_images(conditions)}  # rendered once for every generator and judge
     results = {"G": evaluate_generator(trainer.G, conditions, judge=judge, **common)}
     judges = {"G_ema": judge} | ({"G_ema_judge2": load_judge(judge2_path, device=torch_device)}
-                                 if second_judge else {})
+                                 if judge2_path is not None else {})
     results |= evaluate_by_judges(trainer.G_ema, judges, conditions, **common)  # Fréchet by the first judge
     if second_judge:
         results["G_ema_judge2"]["judge_sha256"] = request["judge2_sha256"]
@@ -121,6 +130,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
         "images_seen": trainer.step * cfg.batch_size * cfg.n_critic,  # real images D has seen
         "budget": {"minutes": train_minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
+        "excluded_scenes": len(excluded),
         "out_dir": str(out_dir.resolve()),
         "judge": str(judge_path), "judge_sha256": request["judge_sha256"],
         "judge_holdout_accuracy": meta.get("holdout_accuracy"), "judge_tiny": bool(meta.get("tiny", False)),

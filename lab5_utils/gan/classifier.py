@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.data.dataset import cache_key
+from lab5_utils.data.dataset import cache_key, listing_path
 from lab5_utils.device import default_device
 from lab5_utils.judge.fit import JudgeConfig, fit_folder, fit_multilabel
 from lab5_utils.judge.model import load_course_format
@@ -88,17 +88,21 @@ def fit_classifier(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
     return model, meta  # type: ignore[return-value]
 
 
-def classifier_cache_path(data_root: Path, config: ClassifierConfig) -> Path:
+def classifier_cache_path(data_root: Path, config: ClassifierConfig,
+                          exclude_scenes: frozenset[int] = frozenset()) -> Path:
     """``cache_dir()/classifier/classifier_<hash>.pt``, keyed by the folder's content key (listing, image sizes
-    and times; not its path) and ``config``."""
-    return keyed_cache_file("classifier", [FORMAT, cache_key(data_root, 64), asdict(config)], config.tiny, ".pt")
+    and times; not its path), ``config`` and the excluded scenes (none: the key of older versions)."""
+    key = [FORMAT, cache_key(data_root, 64), asdict(config)] + ([sorted(exclude_scenes)] if exclude_scenes else [])
+    return keyed_cache_file("classifier", key, config.tiny, ".pt")
 
 
 def train_classifier(data_root: str | Path, out: str | Path, config: ClassifierConfig = ClassifierConfig(),
-                     device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
-    """Train on the folder ``data_root`` and write ``{'model': state_dict, 'meta': ...}`` atomically to ``out``."""
+                     device: str | torch.device = "cpu", progress: bool = True,
+                     exclude_scenes: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """Train on the folder ``data_root`` less ``exclude_scenes`` (the judges' held-out scenes) and write
+    ``{'model': state_dict, 'meta': ...}`` atomically to ``out``."""
     return fit_folder(data_root, out, lambda *data: fit_classifier(*data, config, device, progress), "classifier",
-                      progress)
+                      progress, exclude_scenes)
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> AuxClassifier:
@@ -116,17 +120,19 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Aux
 
 
 def ensure_classifier(data_root: str | Path, config: ClassifierConfig | None = None,
-                      device: str | torch.device | None = None, progress: bool = True) -> Path:
-    """The cached classifier of ``data_root`` (the GAN's training folder), trained on first use (minutes).
+                      device: str | torch.device | None = None, progress: bool = True,
+                      exclude_scenes: frozenset[int] = frozenset()) -> Path:
+    """The cached classifier of ``data_root`` (the GAN's training folder) less ``exclude_scenes``, trained on first
+    use (minutes).
 
     ``config`` defaults to :class:`ClassifierConfig` (its ``tiny_config`` when ``LAB5_FAST`` is set)."""
     data_root = Path(data_root).expanduser()
-    if not (data_root / "train.json").is_file():
-        raise FileNotFoundError(f"{data_root / 'train.json'}: classifier data folder has no train.json")
+    listing_path(data_root)  # a folder without train.json: an error naming it, before any work
     config = config or (ClassifierConfig.tiny_config() if fast_mode() else ClassifierConfig())
-    path = classifier_cache_path(data_root, config)
+    path = classifier_cache_path(data_root, config, exclude_scenes)
     if not path.is_file():
         if progress:
             print(f"training the aux classifier on {data_root} (first use; cached at {path})", file=sys.stderr)
-        train_classifier(data_root, path, config, device=device or default_device(), progress=progress)
+        train_classifier(data_root, path, config, device=device or default_device(), progress=progress,
+                         exclude_scenes=exclude_scenes)
     return path

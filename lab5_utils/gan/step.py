@@ -71,7 +71,10 @@ class GanStep:
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else default_device()
         images, labels = as_arrays(data)
-        self.G, self.D = (m.to(self.device) for m in build_models(cfg))
+        self.G, self.D = build_models(cfg)
+        if hasattr(self.G, "fit_layout"):  # a generator that learns its layout from the training scenes' frames
+            self.G.fit_layout(images, labels, seed=cfg.seed)
+        self.G, self.D = self.G.to(self.device), self.D.to(self.device)
         self.fused = per_sample(self.D)  # score real and fake in one critic forward
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.classifier = None if cfg.cls_weight == 0 or classifier is None else \

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from lab5_utils.data.dataset import cache_key, content_key
+from lab5_utils.data.dataset import cache_key, content_key, listing_path
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
 from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel
@@ -63,8 +63,7 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
     if data_root is None:
         data_root = ensure_judge_data(progress=progress)
     data_root = Path(data_root).expanduser()
-    if not (data_root / "train.json").is_file():
-        raise FileNotFoundError(f"{data_root / 'train.json'}: judge data folder has no train.json")
+    listing_path(data_root)  # a folder without train.json: an error naming it, before any work
     if config is None:
         config = JudgeConfig.tiny_config() if fast_mode() else JudgeConfig()
     return _cached_judge(data_root, config, device, progress)
@@ -73,7 +72,13 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
 def ensure_second_judge(progress: bool = True, device: str | torch.device | None = None) -> Path:
     """The second, independent judge (course format): its own render (seed ``SECOND_JUDGE_RENDER_SEED``) and
     training seed (``SECOND_JUDGE_TRAIN_SEED``), trained on first use and cached; it never sees a GAN's training
-    set or the first judge's data. ``$LAB5_JUDGE`` does not replace it (it checks whichever judge that is)."""
+    set or the first judge's data. ``$LAB5_JUDGE`` does not replace it (it checks whichever judge that is);
+    ``$LAB5_JUDGE2`` does (e.g. a second judge trained on the real images with another seed and scene split)."""
+    if os.environ.get("LAB5_JUDGE2"):  # e.g. the second real-data judge
+        path = Path(os.environ["LAB5_JUDGE2"]).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"LAB5_JUDGE2={path}: no such judge checkpoint")
+        return path
     data_root = ensure_judge_data(progress=progress, seed=SECOND_JUDGE_RENDER_SEED)
     seed = SECOND_JUDGE_TRAIN_SEED
     return _cached_judge(data_root, JudgeConfig.tiny_config(seed) if fast_mode() else JudgeConfig(seed=seed),

@@ -9,8 +9,9 @@ No colour jitter: colours are the labels.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from lab5_utils.data.dataset import load_arrays, scene_of
+from lab5_utils.data.dataset import content_key, listing_path, load_arrays, read_listing, scene_of
 from lab5_utils.image_ops import augment, to_signed
 from lab5_utils.io import sha256_file
 from lab5_utils.judge.model import Judge, build_judge, judge_logits, save_course_format
@@ -69,6 +70,31 @@ def split_by_scene(scenes: list[int], fraction: float, seed: int) -> tuple[np.nd
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
+def split_rows(scenes: list[int], config: JudgeConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, holdout)`` that :func:`fit_multilabel` uses for ``scenes`` (one id per image): the
+    seeded ``max_images`` subset, if any, then :func:`split_by_scene` of it."""
+    keep = np.arange(len(scenes))
+    if config.max_images is not None and config.max_images < len(scenes):
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(scenes), size=config.max_images, replace=False))
+    train_idx, hold_idx = split_by_scene([scenes[i] for i in keep], config.holdout_fraction, config.seed)
+    return keep[train_idx], keep[hold_idx]
+
+
+def heldout_scenes(meta: Mapping[str, Any], data_root: str | Path) -> frozenset[int]:
+    """The scenes of ``data_root`` that a judge (its ``meta``, :func:`fit_folder`'s) held out to measure itself:
+    empty unless it was trained on this very listing (same ``train.json`` sha256). A GAN trained on ``data_root``
+    leaves them out, so that nothing a judge is measured on enters a training loss."""
+    same = meta.get("data_key") == content_key(data_root)[:16] if "data_key" in meta else \
+        meta.get("train_json_sha256") == sha256_file(listing_path(data_root))  # judges written before data_key
+    if not same or "config" not in meta:
+        return frozenset()
+    excluded = set(meta.get("excluded_files", []))
+    scenes = [scene_of(name) for name in sorted(read_listing(Path(data_root).expanduser())) if name not in excluded]
+    fields = {f.name for f in dataclasses.fields(JudgeConfig)}
+    config = JudgeConfig(**{k: v for k, v in meta["config"].items() if k in fields})
+    return frozenset(scenes[i] for i in split_rows(scenes, config)[1])
+
+
 def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int],
                    config: JudgeConfig = JudgeConfig(), device: str | torch.device = "cpu", progress: bool = True,
                    build: Callable[[], torch.nn.Module] = build_judge,
@@ -84,12 +110,7 @@ def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
         raise ValueError(f"images: expected uint8 (N,3,H,W), got {images.dtype} {tuple(images.shape)}")
     if len(labels) != len(images) or len(scenes) != len(images):
         raise ValueError(f"{len(images)} images but {len(labels)} labels and {len(scenes)} scene ids")
-    rng = np.random.default_rng(config.seed)
-    keep = np.arange(len(images))
-    if config.max_images is not None and config.max_images < len(images):
-        keep = np.sort(rng.choice(len(images), size=config.max_images, replace=False))
-    train_idx, hold_idx = split_by_scene([scenes[i] for i in keep], config.holdout_fraction, config.seed)
-    train_idx, hold_idx = keep[train_idx], keep[hold_idx]
+    train_idx, hold_idx = split_rows(scenes, config)
     device = torch.device(device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     with torch.random.fork_rng(devices=[]):
@@ -145,17 +166,24 @@ def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
 Fit = Callable[[torch.Tensor, torch.Tensor, list[int]], tuple[torch.nn.Module, dict[str, Any]]]
 
 
-def fit_folder(data_root: str | Path, out: str | Path, fit: Fit, what: str, progress: bool = True) -> dict[str, Any]:
-    """Load the folder ``data_root`` (``train.json`` + images), ``fit(images, labels, scene ids)``, and write the
-    course format ``{'model': state_dict, 'meta': {...}}`` to ``out`` atomically; returns the meta (with the folder
-    and its ``train.json``'s sha256). ``what`` ("judge", "classifier") names the model in errors."""
+def fit_folder(data_root: str | Path, out: str | Path, fit: Fit, what: str, progress: bool = True,
+               exclude_scenes: frozenset[int] = frozenset()) -> dict[str, Any]:
+    """Load the folder ``data_root`` (``train.json`` + images) less the scenes ``exclude_scenes`` (a judge's
+    held-out scenes), ``fit(images, labels, scene ids)``, and write the course format ``{'model': state_dict, 'meta':
+    {...}}`` to ``out`` atomically; returns the meta (with the folder, its ``train.json``'s sha256 and the excluded
+    files). ``what`` ("judge", "classifier") names the model in errors."""
     data_root = Path(data_root).expanduser()
     images, labels, filenames = load_arrays(data_root, 64, progress=progress)
     try:
         scenes = [scene_of(f) for f in filenames]
     except ValueError as err:  # the held-out split is by scene, so every name must carry one
-        raise ValueError(f"{data_root / 'train.json'}: {err}; the {what} splits by scene") from err
+        raise ValueError(f"{listing_path(data_root)}: {err}; the {what} splits by scene") from err
+    rows = [i for i, scene in enumerate(scenes) if scene not in exclude_scenes]
+    excluded = [filenames[i] for i, scene in enumerate(scenes) if scene in exclude_scenes]
+    if len(rows) < len(scenes):
+        images, labels, scenes = images[rows], labels[rows], [scenes[i] for i in rows]
     model, meta = fit(images, labels, scenes)
-    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(data_root / "train.json"))
+    meta.update(data_root=str(data_root.resolve()), train_json_sha256=sha256_file(listing_path(data_root)),
+                data_key=content_key(data_root)[:16], excluded_files=excluded)
     save_course_format(model, out, meta)
     return meta

@@ -1,6 +1,7 @@
 """GAN families for 64x64 i-CLEVR and the ``build_models(cfg) -> (G, D)`` factory.
 
-Every family module (``dcgan``, ``sagan``, ``wgan``, ``sngan``, ``projected``, ``compose``) exposes
+Every family module (``dcgan``, ``sagan``, ``wgan``, ``sngan``, ``projected``, ``compose``,
+``sprite``) exposes
 ``Generator`` and ``Discriminator``:
 
 * ``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in ``[-1, 1]``; ``G.z_dim`` is the noise size;
@@ -18,11 +19,12 @@ import torch
 from torch import nn
 
 from lab5_utils.gan.config import TrainConfig
-from lab5_utils.gan.models import compose, dcgan, projected, sagan, sngan, wgan
+from lab5_utils.gan.models import compose, dcgan, projected, sagan, sngan, sprite, wgan
 from lab5_utils.gan.models.layers import SelfAttention
 
 FAMILIES: dict[str, ModuleType] = {"dcgan": dcgan, "sagan": sagan, "wgan": wgan, "sngan": sngan,
-                                   "projected": projected, "compose": compose}
+                                   "projected": projected, "compose": compose,
+                                   "sprite": sprite}
 GENERATORS: dict[str, type[nn.Module]] = {name: module.Generator for name, module in FAMILIES.items()}
 DISCRIMINATORS: dict[str, type[nn.Module]] = {name: module.Discriminator for name, module in FAMILIES.items()}
 
