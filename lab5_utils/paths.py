@@ -52,11 +52,28 @@ GENERATOR_FILE = "generator.pt"  # the shipped EMA generator, in weights_dir()
 JUDGE_FILE = "judge.pth"  # the shipped judge (course format), in weights_dir()
 
 
+WEIGHTS_KINDS = ("default", "real")  # weights/ (trained on the synthetic default) and weights/real/ (real images)
+
+
+def weights_kind() -> str:
+    """Which shipped weights to use: ``$LAB5_WEIGHTS_KIND`` (``default`` or ``real``; the CLI's ``--weights``), else
+    ``real`` when ``$LAB5_DATA`` points at a data folder that is not our render (no ``scenes.json``), else
+    ``default``."""
+    kind = os.environ.get("LAB5_WEIGHTS_KIND", "")
+    if kind:
+        if kind not in WEIGHTS_KINDS:
+            raise ValueError(f"LAB5_WEIGHTS_KIND / --weights {kind!r}: expected one of {WEIGHTS_KINDS}")
+        return kind
+    data = os.environ.get("LAB5_DATA", "")
+    return "real" if data and not (Path(data).expanduser() / "scenes.json").is_file() else "default"
+
+
 def weights_dir() -> Path:
-    """``$LAB5_WEIGHTS`` or the ``weights/`` folder beside the package (a source checkout / editable install)."""
-    if os.environ.get("LAB5_WEIGHTS"):
-        return Path(os.environ["LAB5_WEIGHTS"]).expanduser()
-    return Path(__file__).resolve().parents[1] / "weights"
+    """``$LAB5_WEIGHTS`` or the ``weights/`` folder beside the package (a source checkout / editable install), and
+    in it ``real/`` when :func:`weights_kind` is ``real``."""
+    base = Path(os.environ["LAB5_WEIGHTS"]).expanduser() if os.environ.get("LAB5_WEIGHTS") else \
+        Path(__file__).resolve().parents[1] / "weights"
+    return base / "real" if weights_kind() == "real" else base
 
 
 def shipped(name: str) -> Path | None:

@@ -10,5 +10,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("LAB5_CACHE", str(tmp_path_factory.getbasetemp() / "lab5_cache"))
     monkeypatch.delenv("LAB5_DATA", raising=False)
     monkeypatch.delenv("LAB5_JUDGE", raising=False)
+    monkeypatch.delenv("LAB5_JUDGE2", raising=False)
+    monkeypatch.delenv("LAB5_WEIGHTS_KIND", raising=False)
     # hermetic: the shipped weights/ are used only where a test points LAB5_WEIGHTS at them (test_weights.py)
     monkeypatch.setenv("LAB5_WEIGHTS", str(tmp_path_factory.getbasetemp() / "no_weights"))

@@ -115,3 +115,28 @@ def test_chance_accuracy_matches_a_random_judge():
     random_scores = torch.rand(y.shape, generator=torch.Generator().manual_seed(0))
     assert abs(compute_acc(random_scores, y) - experiment.chance_accuracy(conditions)) < 0.01
     assert experiment.chance_accuracy([["red cube"]]) == 1 / 24
+
+
+def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_training(tmp_path, monkeypatch):
+    """Nothing a judge is measured on enters a training loss: a judge trained on the GAN's own folder (the real
+    data's case) names its held-out scenes, and run_preset trains the GAN and its aux classifier without them."""
+    from scenes import write_scenes
+
+    from lab5_utils.judge.cache import train_judge
+    from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
+    from lab5_utils.judge.model import judge_meta
+
+    monkeypatch.setenv("LAB5_FAST", "1")
+    root = write_scenes(tmp_path / "real", 10, layout="label")
+    judge = tmp_path / "judge.pth"
+    train_judge(root, judge, JudgeConfig(epochs=1, holdout_fraction=0.2, tiny=True), progress=False)
+    held = heldout_scenes(judge_meta(judge), root)
+    assert len(held) == 2  # 20 % of 10 scenes, all three frames of each
+    other = write_scenes(tmp_path / "other", 10, seed=1)
+    assert heldout_scenes(judge_meta(judge), other) == frozenset()  # another folder: nothing to keep out
+    monkeypatch.setenv("LAB5_JUDGE", str(judge))
+    summary = experiment.run_preset("tiny_sprite_cls", tmp_path / "run", steps=1, data_root=root, device="cpu",
+                                    seeds=1, eval_every=0, frechet_samples=0, progress=False)
+    assert summary["images"] == 24 and summary["excluded_scenes"] == 2 and summary["request"]["excluded_scenes"]
+    classifier = judge_meta(experiment.ensure_classifier(root, exclude_scenes=held, progress=False))
+    assert sorted({int(name[12:18]) for name in classifier["excluded_files"]}) == sorted(held)

@@ -99,3 +99,29 @@ def test_sprite_builds_from_its_preset_and_refuses_other_designs() -> None:
     G, D = build_models(PRESETS["tiny_sprite_cls"])
     y = encode_batch([["red cube", "blue sphere"]] * 2)
     assert D(G(torch.randn(2, G.z_dim), y), y)[0].shape == (2,)
+
+
+def test_each_object_alone_and_its_classifier_term() -> None:
+    G = _fitted()
+    y = encode_batch([["red cube"], ["red cube", "blue sphere", "yellow cylinder"]])
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        alone, classes = G.alone(z, y)
+        both = G(z, y)
+    assert alone.shape == (4, 3, 64, 64) and classes.argmax(1).tolist() == [1, 1, 10, 23]
+    assert torch.allclose(alone[0], both[0])  # one object: alone is the image itself
+    assert not torch.allclose(alone[1], both[1])  # the others are missing from it
+    with pytest.raises(ValueError, match="cls_alone"):
+        dataclasses.replace(PRESETS["tiny_compose_cls"], cls_alone=1.0)
+
+
+def test_training_with_the_per_object_term_logs_it(tmp_path: Path) -> None:
+    from lab5_utils.gan.classifier import AuxClassifier
+
+    cfg = dataclasses.replace(PRESETS["tiny_sprite_cls"], cls_alone=1.0, cls_warmup=0)
+    images, labels, _, _ = draw_scenes(6, seed=5)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, (images, labels), tmp_path, device="cpu", progress=False, classifier=AuxClassifier(4))
+    trainer.run(steps=2)
+    rows = (tmp_path / "stats.jsonl").read_text().splitlines()
+    assert "g_cls_alone" in rows[-1]

@@ -4,6 +4,7 @@ defaults that use them, and the committed weights/ folder itself when it is ther
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,27 @@ def test_export_refuses_an_existing_target_a_stale_measurement_and_a_tiny_judge(
     assert "generator.pt exists (shipped weights are written once)" in message
     assert "does not measure" in message and "TINY test judge" in message
     assert (tmp_path / "w" / GENERATOR_FILE).read_bytes() == b"shipped before"
+
+
+def test_the_weights_kind_picks_the_real_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab5_utils.cli import main as cli_main
+    from lab5_utils.paths import weights_dir, weights_kind
+
+    monkeypatch.setenv("LAB5_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.delenv("LAB5_WEIGHTS_KIND", raising=False)
+    assert weights_kind() == "default" and weights_dir() == tmp_path / "w"
+    (tmp_path / "render").mkdir()
+    (tmp_path / "render" / "scenes.json").write_text("{}")  # our renderer writes it; the real data has none
+    monkeypatch.setenv("LAB5_DATA", str(tmp_path / "render"))
+    assert weights_kind() == "default"
+    monkeypatch.setenv("LAB5_DATA", str(tmp_path / "real"))
+    assert weights_kind() == "real" and weights_dir() == tmp_path / "w" / "real"
+    monkeypatch.setenv("LAB5_WEIGHTS_KIND", "default")  # asked for explicitly: wins
+    assert weights_dir() == tmp_path / "w"
+    monkeypatch.setenv("LAB5_WEIGHTS_KIND", "fake")
+    with pytest.raises(ValueError, match="'fake'"):
+        weights_kind()
+    monkeypatch.delenv("LAB5_WEIGHTS_KIND")
+    assert cli_main(["generate", "--weights", "nope", "--out", str(tmp_path / "g.png")]) == 2
+    assert cli_main(["generate", "--weights=real", "--out", str(tmp_path / "g.png")]) == 2  # none shipped there
+    assert os.environ["LAB5_WEIGHTS_KIND"] == "real"

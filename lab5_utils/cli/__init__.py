@@ -13,6 +13,7 @@ from PIL import Image
 
 from lab5_utils.device import configure_threads
 from lab5_utils.gan.run_folder import RunLockedError
+from lab5_utils.paths import WEIGHTS_KINDS
 
 # errors a user can act on (bad values, missing / corrupt / unwritable files, a held folder, a diverged run);
 # anything else is a bug and keeps its traceback
@@ -36,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("LAB5_DEBUG", "") not in ("", "0")
     argv = [a for a in argv if a != "--debug"]
+    for i, arg in enumerate(argv):  # --weights default|real (anywhere): which shipped weights/ folder to use
+        if arg == "--weights" or arg.startswith("--weights="):
+            kind = arg.partition("=")[2] or (argv[i + 1] if i + 1 < len(argv) else "")
+            if kind not in WEIGHTS_KINDS:
+                print(f"error: --weights {kind!r}: expected one of {WEIGHTS_KINDS}", file=sys.stderr)
+                return 2
+            os.environ["LAB5_WEIGHTS_KIND"] = kind
+            argv = argv[:i] + argv[i + (1 if "=" in arg else 2):]
+            break
     if argv and argv[0] in ALIASES:
         argv[0] = ALIASES[argv[0]]
     if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:

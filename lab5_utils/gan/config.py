@@ -68,6 +68,9 @@ class TrainConfig:
     cls_weight: float = 0.0
     cls_warmup: int = 0  # generator steps over which the classifier's weight ramps up linearly from 0
     cls_shift: int = 4
+    # the classifier's BCE on each requested object drawn alone on the floor (sprite generator only; 0 = off), with
+    # the same warm-up: every object must read as its class by itself, not only the scene as a whole
+    cls_alone: float = 0.0
     d_shift: int = 0  # DiffAugment translation: real and fake images shifted by up to d_shift px before D (0 = off)
     ema_decay: float = 0.999  # EMA of G's weights (0 = EMA copy just follows G)
     seed: int = 0
@@ -91,8 +94,11 @@ class TrainConfig:
                 raise ValueError(f"{key}={getattr(self, key)!r}: expected a positive learning rate")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0 and 0.0 <= self.ema_decay < 1.0):
             raise ValueError("beta1, beta2 and ema_decay must lie in [0, 1)")
-        if self.gp_lambda < 0 or self.aux_weight < 0 or self.cls_weight < 0:
-            raise ValueError("gp_lambda, aux_weight and cls_weight must be >= 0")
+        if self.gp_lambda < 0 or self.aux_weight < 0 or self.cls_weight < 0 or self.cls_alone < 0:
+            raise ValueError("gp_lambda, aux_weight, cls_weight and cls_alone must be >= 0")
+        if self.cls_alone and (self.arch != "sprite" or not self.cls_weight):
+            raise ValueError(f"cls_alone={self.cls_alone}: needs arch='sprite' (objects drawn alone) and "
+                             "cls_weight > 0")
         for key in ("cls_shift", "d_shift", "cls_warmup"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 0:
                 raise ValueError(f"{key}={getattr(self, key)!r}: expected an integer >= 0")

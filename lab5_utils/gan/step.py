@@ -127,7 +127,8 @@ class GanStep:
             real = to_signed(x)
             with self._autocast():
                 with torch.set_grad_enabled(i == cfg.n_critic - 1):  # the last fakes are reused for G's step
-                    fake = self.G(self._z(len(x)), y)
+                    z = self._z(len(x))
+                    fake = self.G(z, y)
                 # lazy GP (cfg.gp_every = k > 1): every k-th critic update of the run, weighted k * lambda
                 with_gp = cfg.gp_lambda > 0 and (self.step * cfg.n_critic + i) % cfg.gp_every == 0
                 (real_score, fake_score), (real_aux, fake_aux), gp = self._critic(real, fake.detach(), y, with_gp)
@@ -159,6 +160,11 @@ class GanStep:
                 ramp = min(1.0, self.step / cfg.cls_warmup) if cfg.cls_warmup else 1.0  # step: done so far
                 g_total = g_total + cfg.cls_weight * ramp * g_cls
                 stats["g_cls"] = g_cls.detach()
+                if cfg.cls_alone:  # each requested object alone on the floor must read as its own class
+                    alone, classes = self.G.alone(z, y)
+                    g_alone = aux_bce(self.classifier(augment(alone, cfg.cls_shift, True, self.noise)), classes)
+                    g_total = g_total + cfg.cls_alone * ramp * g_alone
+                    stats["g_cls_alone"] = g_alone.detach()
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()

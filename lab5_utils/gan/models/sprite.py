@@ -38,6 +38,7 @@ LAYOUTS = 1024  # real layouts kept in the generator (a buffer: checkpoints carr
 SPRITE = 32  # canvas side in pixels, before it is scaled to its box
 BOX = 2.0  # a box is this many times the object's expected height: room for the shadow and the perspective
 FLOOR_MODES = 8  # low-resolution light modes of the floor (16x16, upsampled)
+PRIOR_SHARPNESS = 3.0  # chosen by the aux classifier (training side, never a judge): see report section 6
 SHAPES, COLOURS = 3, 8  # class index = shape * 8 + colour (objects.json: 'gray cube' 0, 'red cube' 1, ...)
 
 
@@ -123,7 +124,10 @@ class Generator(nn.Module):
         self.albedo.copy_(torch.logit(seen["albedo"].clamp(0.02, 0.98)))
         shading = torch.where(seen["cover"] > 0.05, seen["shading"], torch.ones_like(seen["shading"]))
         shadow = seen["shadow"] / torch.sigmoid(self.shadow_strength)
-        self.sprites.prior.copy_(torch.stack([torch.logit(seen["cover"].clamp(0.02, 0.98)),
+        # the mean of many silhouettes is blurred by their spread, the real ones are near binary: the coverage
+        # starts from the mean's logit times PRIOR_SHARPNESS (its 0.5 contour, with a narrower edge)
+        cover = torch.logit(seen["cover"].clamp(0.02, 0.98)) * PRIOR_SHARPNESS
+        self.sprites.prior.copy_(torch.stack([cover,
                                               torch.logit((shading / 2).clamp(0.02, 0.98)),
                                               torch.logit(shadow.clamp(0.01, 0.98))], 1))
         return True
@@ -135,7 +139,10 @@ class Generator(nn.Module):
         side = BOX * (self.perspective[0] + self.perspective[1] * centres[..., 1]).clamp_min(2.0)
         return torch.cat([centres, side[..., None]], -1)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def layers(self, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What :meth:`forward` composites, in [0, 1]: ``floor (B, 3, 64, 64)``, per slot ``cover``, ``shadow``
+        ``(B, 3, 1, 64, 64)`` and ``rgb (B, 3, 3, 64, 64)`` (empty slots cover nothing), ``order (B, 3)`` (slots
+        far to near), ``onehot (B, 3, 24)`` and ``mask (B, 3)``."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"generator: noise must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
         _check_inputs(y, z.shape[0], "generator")
@@ -143,14 +150,12 @@ class Generator(nn.Module):
         chunks = z.view(b, n + 1, self.chunk)
         light = F.interpolate(torch.einsum("bk,kchw->bchw", self.floor_mix(chunks[:, 0, 1:]), self.floor_modes),
                               size=IMAGE_SIZE, mode="bilinear", align_corners=False)
-        image = torch.sigmoid(self.floor + light)  # (B, 3, 64, 64) in [0, 1]
         onehot, mask = _Compose.slots(y)  # (B, 3, 24), (B, 3)
         shape, colour = shape_and_colour(onehot.reshape(b * n, NUM_CLASSES))
         canvas = self.sprites(chunks[:, 1:].reshape(b * n, self.chunk), shape)  # (3B, 3, S, S)
         box = self.boxes(z).reshape(b * n, 3)
-        scale = IMAGE_SIZE / box[:, 2]
         theta = torch.zeros(b * n, 2, 3, device=z.device, dtype=canvas.dtype)
-        theta[:, 0, 0] = theta[:, 1, 1] = scale
+        theta[:, 0, 0] = theta[:, 1, 1] = IMAGE_SIZE / box[:, 2]
         theta[:, :, 2] = (IMAGE_SIZE / 2 - 0.5 - box[:, :2]) * 2 / box[:, 2:3]
         grid = F.affine_grid(theta, [b * n, 3, IMAGE_SIZE, IMAGE_SIZE], align_corners=False)
         placed = F.grid_sample(canvas, grid, padding_mode="border", align_corners=False)  # logits: border far out
@@ -159,12 +164,30 @@ class Generator(nn.Module):
         shadow = torch.sigmoid(placed[:, 2:3]) * inside * mask.reshape(-1, 1, 1, 1)
         albedo = colour @ torch.sigmoid(self.albedo)  # (3B, 3)
         rgb = (albedo[:, :, None, None] * 2 * torch.sigmoid(placed[:, 1:2])).clamp(0, 1)
-        cover, shadow, rgb = (t.view(b, n, *t.shape[1:]) for t in (cover, shadow, rgb))
-        order = box.view(b, n, 3)[:, :, 1].argsort(dim=1)  # far (small y) first
-        strength = torch.sigmoid(self.shadow_strength)
-        for i in range(n):
-            k = order[:, i]
-            rows = torch.arange(b, device=z.device)
-            image = image * (1 - strength * shadow[rows, k])
-            image = cover[rows, k] * rgb[rows, k] + (1 - cover[rows, k]) * image
+        per_slot = (b, n, -1, IMAGE_SIZE, IMAGE_SIZE)
+        return {"floor": torch.sigmoid(self.floor + light), "cover": cover.view(per_slot),
+                "shadow": shadow.view(per_slot), "rgb": rgb.view(per_slot),
+                "order": box.view(b, n, 3)[:, :, 1].argsort(dim=1), "onehot": onehot, "mask": mask}
+
+    def _draw(self, image: torch.Tensor, cover: torch.Tensor, shadow: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+        """One object over ``image``: its shadow darkens the floor, then it covers what is behind it."""
+        image = image * (1 - torch.sigmoid(self.shadow_strength) * shadow)
+        return cover * rgb + (1 - cover) * image
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        parts = self.layers(z, y)
+        image, rows = parts["floor"], torch.arange(len(z), device=z.device)
+        for i in range(MAX_OBJECTS):  # far to near: nearer objects hide farther ones
+            k = parts["order"][:, i]
+            image = self._draw(image, parts["cover"][rows, k], parts["shadow"][rows, k], parts["rgb"][rows, k])
         return image * 2 - 1
+
+    def alone(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each requested object drawn alone on its image's floor: ``(images (M, 3, 64, 64) in [-1, 1], one-hot
+        classes (M, 24))`` for the ``M`` requested objects of the batch (what the classifier's per-object term of
+        ``TrainConfig.cls_alone`` reads)."""
+        parts = self.layers(z, y)
+        keep = parts["mask"].bool()
+        floor = parts["floor"][:, None].expand(-1, MAX_OBJECTS, -1, -1, -1)[keep]
+        image = self._draw(floor, parts["cover"][keep], parts["shadow"][keep], parts["rgb"][keep])
+        return image * 2 - 1, parts["onehot"][keep]
