@@ -50,6 +50,7 @@ def budget_runs(runs: str | Path, train_minutes: float | None) -> Path:
 
 GENERATOR_FILE = "generator.pt"  # the shipped EMA generator, in weights_dir()
 JUDGE_FILE = "judge.pth"  # the shipped judge (course format), in weights_dir()
+JUDGE2_FILE = "judge2.pth"  # the shipped second judge (another seed and split), where one ships (weights/real/)
 
 
 WEIGHTS_KINDS = ("default", "real")  # weights/ (trained on the synthetic default) and weights/real/ (real images)

@@ -124,7 +124,9 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
 
     from lab5_utils.judge.cache import train_judge
     from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
-    from lab5_utils.judge.model import judge_meta
+    from lab5_utils.data.dataset import load_arrays
+    from lab5_utils.evaluation.real import heldout_report, real_vs_real_frechet
+    from lab5_utils.judge.model import judge_meta, load_judge
 
     monkeypatch.setenv("LAB5_FAST", "1")
     root = write_scenes(tmp_path / "real", 10, layout="label")
@@ -140,3 +142,9 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
     assert summary["images"] == 24 and summary["excluded_scenes"] == 2 and summary["request"]["excluded_scenes"]
     classifier = judge_meta(experiment.ensure_classifier(root, exclude_scenes=held, progress=False))
     assert sorted({int(name[12:18]) for name in classifier["excluded_files"]}) == sorted(held)
+    report = heldout_report(judge, root)
+    assert report["scenes"] == 2 and report["images"] == 6 and 0.0 <= report["exact_set"] <= report["top_k"] <= 1
+    with pytest.raises(ValueError, match="was not trained on"):
+        heldout_report(judge, other)
+    images, _, names = load_arrays(root, progress=False)
+    assert real_vs_real_frechet(load_judge(judge), images, names, samples=8) >= 0.0

@@ -74,3 +74,18 @@ def test_a_folder_without_train_json_is_named(tmp_path: Path) -> None:
     (tmp_path / "image").mkdir()
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "train.json")):
         listing_path(tmp_path)
+
+
+def test_statistics_and_their_table() -> None:
+    from lab5_utils.data.explore import object_statistics_table
+
+    images, labels, _, centres = draw_scenes(30, seed=6)
+    stats = O.statistics(images, labels)
+    assert stats["scenes"] == 30 and stats["cube_width"] > stats["cylinder_width"] > stats["sphere_width"]
+    assert abs(stats["height_b"] - HEIGHT_B) < 0.08 and stats["floor_bottom"] > stats["floor_top"]
+    ring = np.linalg.norm(centres[:, 1:] - centres[:, :1], axis=-1)
+    assert abs(stats["ring_p50"] - np.median(ring)) < 1.5
+    table = object_statistics_table({"toy": stats, "again": stats})
+    assert table.splitlines()[0] == "| statistic | toy | again |" and "| scenes measured | 30 | 30 |" in table
+    with pytest.raises(ValueError, match="no scene"):
+        O.statistics(*random_dataset(12))

@@ -11,12 +11,13 @@ from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_i
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.evaluation.metrics import evaluate_by_judges, format_metrics_table
+from lab5_utils.evaluation.real import heldout_report
 from lab5_utils.evaluation.weights import shipped_generator_path
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.image_ops import to_signed
 from lab5_utils.judge.cache import ensure_judge, ensure_second_judge, train_judge
-from lab5_utils.judge.fit import JudgeConfig
-from lab5_utils.judge.model import load_judge
+from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
+from lab5_utils.judge.model import judge_meta, load_judge
 
 
 def main(argv: list[str]) -> int:
@@ -83,6 +84,10 @@ def main(argv: list[str]) -> int:
     images, labels, filenames = load_arrays(args.data, 64, progress=not args.no_progress)
     acc = judge.accuracy(to_signed(images), labels)
     print(f"{judge_path} on {args.data}: course top-k accuracy {acc:.4f} over {len(filenames)} images")
+    if heldout_scenes(judge_meta(judge_path), args.data):  # a judge trained on this folder: its held-out scenes
+        held = heldout_report(judge_path, args.data, device=args.device)
+        print(f"  on the {held['scenes']} scenes it held out ({held['images']} images): top-k {held['top_k']:.4f}, "
+              f"exact set {held['exact_set']:.4f}")
     return 0
 
 

@@ -22,8 +22,9 @@ from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS, get_config, parse_overrides
+from lab5_utils.judge.model import judge_meta
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
-from lab5_utils.paths import GENERATOR_FILE, JUDGE_FILE, cache_root
+from lab5_utils.paths import GENERATOR_FILE, JUDGE2_FILE, JUDGE_FILE, cache_root
 from lab5_utils.report.viz import save_grid
 
 
@@ -104,10 +105,13 @@ def main_export(argv: list[str]) -> int:
     p.add_argument("--run", type=Path, required=True, help="a run folder with last.pt and metrics.json")
     p.add_argument("--out", type=Path, default=Path("weights"), help="folder to write (files are never replaced)")
     p.add_argument("--command", required=True, help="the command that trained and measured the run (provenance)")
+    p.add_argument("--label", default=None,
+                   help="what the files were trained on, for people (e.g. 'the real i-CLEVR training images')")
     args = p.parse_args(argv)
     summary = json.loads((args.run / "metrics.json").read_text())
+    names = (GENERATOR_FILE, JUDGE_FILE) + ((JUDGE2_FILE,) if summary.get("judge2") else ())
     problems = [f"{args.out / name} exists (shipped weights are written once)"
-                for name in (GENERATOR_FILE, JUDGE_FILE) if (args.out / name).exists()]
+                for name in names if (args.out / name).exists()]
     if summary.get("last_sha256") != file_digest(args.run / "last.pt"):
         problems.append(f"{args.run / 'metrics.json'} does not measure {args.run / 'last.pt'} (train --resume first)")
     if summary.get("judge_tiny"):
@@ -120,14 +124,22 @@ def main_export(argv: list[str]) -> int:
     accuracies = {f"{which}/{name}": {k: e[k] for k in ("accuracy_mean", "accuracy_std", "exact_set_mean") if k in e}
                   for which in ("G_ema", "G_ema_judge2") if which in results
                   for name, e in results[which]["files"].items()}
-    common = {"commit": git.stdout.strip() or None, "hardware": summary["hardware"], "date": summary["date"]}
+    common = {"commit": git.stdout.strip() or None, "hardware": summary["hardware"], "date": summary["date"],
+              **({"label": args.label} if args.label else {})}
     generator = {**common, "command": args.command, "preset": summary["preset"], "step": summary["step"],
                  "train_minutes": round(summary["train_time_s"] / 60, 1), "images_seen": summary.get("images_seen"),
+                 "data_images": summary.get("images"), "excluded_scenes": summary.get("excluded_scenes", 0),
                  "judge_sha256": summary["judge_sha256"], "accuracies": accuracies}
+    args.out.mkdir(parents=True, exist_ok=True)
     export_generator(args.run / "last.pt", args.out / GENERATOR_FILE, generator)
-    export_judge(summary["judge"], args.out / JUDGE_FILE)
-    judge = {**common, "command": "python -m lab5_utils judge ensure (fp32; stored here as fp16)",
-             "source_sha256": summary["judge_sha256"], "holdout_accuracy": summary["judge_holdout_accuracy"]}
-    manifest = write_manifest(args.out, {GENERATOR_FILE: generator, JUDGE_FILE: judge})
-    print(f"wrote {args.out / GENERATOR_FILE}, {args.out / JUDGE_FILE}, {manifest}")
+    files = {GENERATOR_FILE: generator}
+    for name, key in ((JUDGE_FILE, "judge"), (JUDGE2_FILE, "judge2")):
+        if summary.get(key):
+            meta = judge_meta(summary[key])
+            export_judge(summary[key], args.out / name)
+            files[name] = {**common, "command": meta.get("command", "python -m lab5_utils judge train / ensure"),
+                           "note": "fp32 when trained; stored here as fp16", "source_sha256": file_digest(summary[key]),
+                           "holdout_accuracy": meta.get("holdout_accuracy"), "config": meta.get("config")}
+    manifest = write_manifest(args.out, files)
+    print(f"wrote {', '.join(str(args.out / name) for name in files)}, {manifest}")
     return 0

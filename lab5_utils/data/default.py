@@ -36,17 +36,20 @@ def default_data_root(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED) ->
     return cache_dir() / f"synthetic_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}"
 
 
-def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
-    """The default data root, rendering the synthetic i-CLEVR set there once if it is not complete yet.
+def ensure_synthetic_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
+    """The synthetic i-CLEVR set of ``scenes`` scenes and render ``seed`` in the cache (whatever ``$LAB5_DATA``
+    says), rendered there once if it is not complete yet. A render is complete when ``train.json`` exists (the
+    renderer writes it last), so an interrupted render is redone rather than used half-written."""
+    root = cache_dir() / f"synthetic_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}"
+    if not (root / "train.json").is_file():
+        render_dataset(root, scenes=scenes, seed=seed, progress=progress)
+    return root
 
-    A render is complete when ``train.json`` exists (the renderer writes it last), so an interrupted render
-    is redone rather than used half-written.
-    """
-    root = default_data_root(scenes, seed)
+
+def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
+    """The default data root: ``$LAB5_DATA`` (checked for a ``train.json``), else :func:`ensure_synthetic_data`."""
     if os.environ.get("LAB5_DATA"):
+        root = default_data_root(scenes, seed)
         listing_path(root)  # LAB5_DATA without train.json: an error naming the folder
         return root
-    if (root / "train.json").is_file():
-        return root
-    render_dataset(root, scenes=scenes, seed=seed, progress=progress)
-    return root
+    return ensure_synthetic_data(scenes, seed, progress)

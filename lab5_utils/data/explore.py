@@ -118,3 +118,24 @@ def scene_statistics_table(stats: dict[str, list]) -> str:
     rows.append(f"| visible pixels (min over frames) | min {pixels.min():.0f}, median {np.median(pixels):.0f}, "
                 f"max {pixels.max():.0f} over {len(pixels)} objects |")
     return "\n".join(rows)
+
+
+OBJECT_ROWS = (  # (key of lab5_utils.data.objects.statistics, what it is)
+    ("cube_height", "cube height (px, median)"), ("cube_width", "cube width"), ("sphere_height", "sphere height"),
+    ("sphere_width", "sphere width"), ("cylinder_height", "cylinder height"), ("cylinder_width", "cylinder width"),
+    ("object0_x", "object 0: x (median)"), ("object0_y", "object 0: y (median)"),
+    ("ring_p5", "objects 1-2: distance to object 0, 5th pct"), ("ring_p50", "… median"), ("ring_p95", "… 95th pct"),
+    ("height_a", "height = a + b·y: a"), ("height_b", "height = a + b·y: b"),
+    ("object_brightest", "brightest object pixel (99th pct, 0-255)"),
+    ("floor_top", "floor brightness, top rows"), ("floor_bottom", "floor brightness, bottom rows"),
+)
+
+
+def object_statistics_table(named: dict[str, dict[str, float | int]]) -> str:
+    """A markdown table of :func:`lab5_utils.data.objects.statistics` for several data folders, side by side."""
+    rows = ["| statistic | " + " | ".join(named) + " |", "|---|" + "---|" * len(named)]
+    for key, label in OBJECT_ROWS:
+        cells = [f"{stats[key]:.1f}" if key in stats else "-" for stats in named.values()]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    rows.append("| scenes measured | " + " | ".join(str(stats["scenes"]) for stats in named.values()) + " |")
+    return "\n".join(rows)

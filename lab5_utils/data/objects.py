@@ -180,3 +180,30 @@ def appearance(images: torch.Tensor, objects: SceneObjects, box: float, size: in
         out["shading"].append((brightness[pick, 0] * mask[pick, 0]).sum(0) / mask[pick, 0].sum(0).clamp_min(1e-6))
         out["shadow"].append(shade[pick, 0].mean(0))
     return {key: torch.stack(value) if isinstance(value, list) else value for key, value in out.items()}
+
+
+def statistics(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float | int]:
+    """A data folder's object statistics, for tables that put the real set beside a render: per shape the median
+    height, width and area of the objects a frame difference isolates (pixels at 64x64), where object 0 sits
+    (median x, y), how far objects 1-2 sit from it (5th / 50th / 95th percentile), the perspective fit, the brightest
+    object pixel (99th percentile of the largest channel, 0-255) and the floor's mean brightness at the top and
+    bottom rows (median first frame)."""
+    objects = measure_objects(images, labels)
+    if not len(objects):
+        raise ValueError("statistics: no scene of three frames (_0/_1/_2) to measure")
+    out: dict[str, float | int] = {"scenes": len(objects)}
+    for shape, row in summarise(objects, np.arange(24) // 8).items():
+        name = ("cube", "sphere", "cylinder")[shape]
+        out.update({f"{name}_height": row["height"], f"{name}_width": row["width"], f"{name}_area": row["area"]})
+    first = objects.centre[objects.found[:, 0], 0]
+    out["object0_x"], out["object0_y"] = (float(v) for v in np.median(first, axis=0))
+    ring = np.linalg.norm(objects.centre[:, 1:] - objects.centre[:, :1], axis=-1)[objects.found.all(1)]
+    out["ring_p5"], out["ring_p50"], out["ring_p95"] = (float(v) for v in np.percentile(ring, [5, 50, 95]))
+    out["height_a"], out["height_b"] = fit_perspective(objects)
+    pixels = torch.as_tensor(images).numpy()
+    last = pixels[objects.rows[:, 2]].astype(np.int16)
+    changed = np.abs(last - pixels[objects.rows[:, 0]].astype(np.int16)).max(1) > CHANGE_THRESHOLD
+    out["object_brightest"] = float(np.percentile(last.max(1)[changed], 99))
+    floor = np.median(pixels[objects.rows[:FLOOR_SCENES, 0]], axis=0).mean(0)
+    out["floor_top"], out["floor_bottom"] = float(floor[:8].mean()), float(floor[-8:].mean())
+    return out

@@ -133,6 +133,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
         "excluded_scenes": len(excluded),
         "out_dir": str(out_dir.resolve()),
         "judge": str(judge_path), "judge_sha256": request["judge_sha256"],
+        "judge2": judge2_path and str(judge2_path),
         "judge_holdout_accuracy": meta.get("holdout_accuracy"), "judge_tiny": bool(meta.get("tiny", False)),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "results": results,
     }

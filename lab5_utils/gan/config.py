@@ -194,8 +194,12 @@ def _presets() -> dict[str, TrainConfig]:
                                              cls_warmup=2000, g_channels=48, d_channels=64),
         # object-centric G (one sprite per requested object over a background) + SNGAN's D, with the classifier
         "compose_cls": dataclasses.replace(sngan, name="compose_cls", arch="compose", cls_weight=1.0, cls_warmup=500),
-        # sprites placed by a layout measured on the training scenes (issue 18) + SNGAN's D, with the classifier
-        "sprite_cls": dataclasses.replace(sngan, name="sprite_cls", arch="sprite", cls_weight=1.0, cls_warmup=500),
+        # the real-data recipe (issue 18): sprites placed by a layout measured on the training scenes, started from
+        # the training objects' mean look, SNGAN's D, the classifier on the scene AND on each object drawn alone
+        "sprite_cls": dataclasses.replace(sngan, name="sprite_cls", arch="sprite", cls_weight=1.0, cls_warmup=500,
+                                          cls_alone=1.0),
+        "sprite_cls_scene": dataclasses.replace(sngan, name="sprite_cls_scene", arch="sprite", cls_weight=1.0,
+                                                cls_warmup=500),  # ablation: the classifier on the scene only
         # every family with the final recipe's classifier term (weight 1, 500-step ramp): family x recipe
         **{f"{name}_cls": dataclasses.replace(cfg, name=f"{name}_cls", cls_weight=1.0, cls_warmup=500)
            for name, cfg in (("dcgan", dcgan), ("sagan", sagan), ("wgan_gp", wgan_gp))},

@@ -17,7 +17,7 @@ from lab5_utils.data.dataset import cache_key, content_key, listing_path
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
 from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel
-from lab5_utils.paths import JUDGE_FILE, fast_mode, keyed_cache_file, shipped
+from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, fast_mode, keyed_cache_file, shipped
 
 # The second, independent judge (issue 11's cross-check): another render seed and another training seed.
 SECOND_JUDGE_RENDER_SEED = 2
@@ -73,12 +73,15 @@ def ensure_second_judge(progress: bool = True, device: str | torch.device | None
     """The second, independent judge (course format): its own render (seed ``SECOND_JUDGE_RENDER_SEED``) and
     training seed (``SECOND_JUDGE_TRAIN_SEED``), trained on first use and cached; it never sees a GAN's training
     set or the first judge's data. ``$LAB5_JUDGE`` does not replace it (it checks whichever judge that is);
-    ``$LAB5_JUDGE2`` does (e.g. a second judge trained on the real images with another seed and scene split)."""
+    ``$LAB5_JUDGE2`` does (e.g. a second judge trained on the real images with another seed and scene split), and
+    so does a shipped ``judge2.pth`` of the weights in use (``weights/real/``)."""
     if os.environ.get("LAB5_JUDGE2"):  # e.g. the second real-data judge
         path = Path(os.environ["LAB5_JUDGE2"]).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"LAB5_JUDGE2={path}: no such judge checkpoint")
         return path
+    if not fast_mode() and (path := shipped(JUDGE2_FILE)):
+        return path  # weights/real/judge2.pth
     data_root = ensure_judge_data(progress=progress, seed=SECOND_JUDGE_RENDER_SEED)
     seed = SECOND_JUDGE_TRAIN_SEED
     return _cached_judge(data_root, JudgeConfig.tiny_config(seed) if fast_mode() else JudgeConfig(seed=seed),
