@@ -122,10 +122,10 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
     data's case) names its held-out scenes, and run_preset trains the GAN and its aux classifier without them."""
     from scenes import write_scenes
 
-    from lab5_utils.judge.cache import train_judge
-    from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
     from lab5_utils.data.dataset import load_arrays
     from lab5_utils.evaluation.real import heldout_report, real_vs_real_frechet
+    from lab5_utils.judge.cache import train_judge
+    from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
     from lab5_utils.judge.model import judge_meta, load_judge
 
     monkeypatch.setenv("LAB5_FAST", "1")

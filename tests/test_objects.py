@@ -89,3 +89,14 @@ def test_statistics_and_their_table() -> None:
     assert table.splitlines()[0] == "| statistic | toy | again |" and "| scenes measured | 30 | 30 |" in table
     with pytest.raises(ValueError, match="no scene"):
         O.statistics(*random_dataset(12))
+
+
+def test_matching_real_images_show_exactly_the_condition() -> None:
+    from lab5_utils.evaluation.real import matching_real_images
+    from lab5_utils.labels import class_names
+
+    images, labels, _, _ = draw_scenes(5, seed=7)
+    names = class_names()
+    wanted = [[names[i] for i in torch.nonzero(labels[4]).flatten()], ["gray cube", "red cube", "blue cube"]]
+    got = matching_real_images(wanted, images, labels)
+    assert torch.equal(got[0], images[4]) and (got[1] == 128).all()  # the second set is in no scene

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -238,3 +239,15 @@ def test_cli_train_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[s
                           "--device", "cpu"]) == 0
     assert Image.open(grid).size[0] == 8 * 64 + 9 * 2
     assert "grid.png" in capsys.readouterr().out
+    beside = tmp_path / "beside.png"
+    cond_file = tmp_path / "conds.json"
+    listing = json.loads((tmp_path / "data" / "train.json").read_text())
+    cond_file.write_text(json.dumps([listing[sorted(listing)[1]], ["gray cube", "red cube", "blue cube"]]))
+    assert main_generate(["--ckpt", str(out / "last.pt"), "--conditions", str(cond_file), "--out", str(beside),
+                          "--beside", str(tmp_path / "data"), "--device", "cpu"]) == 0
+    grid = np.asarray(Image.open(beside))  # one row: 2 generated + 2 padding | 2 real (one found, one grey) + 2
+    assert grid.shape == (64 + 4, 8 * 64 + 9 * 2, 3)
+    same_set = [name for name in listing if listing[name] == listing[sorted(listing)[1]]]  # two scenes show it
+    shown = grid[2:66, 2 + 4 * 66:66 * 5]
+    assert any(np.array_equal(shown, np.asarray(Image.open(tmp_path / "data" / "images" / name))) for name in same_set)
+    assert (grid[2:66, 2 + 5 * 66:66 * 6] == 128).all()

@@ -14,10 +14,14 @@ import json
 import subprocess
 from pathlib import Path
 
+import torch
+
 from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_float, positive_int, writable_folder
+from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device
 from lab5_utils.evaluation.experiment import file_digest, run_preset
 from lab5_utils.evaluation.metrics import format_metrics_table
+from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
 from lab5_utils.gan.checkpoint import load_generator
@@ -89,13 +93,24 @@ def main_generate(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0, help="noise seed")
     p.add_argument("--raw", action="store_true", help="use the raw generator instead of its EMA copy")
     p.add_argument("--device", type=device_arg, help="cuda / cpu (default: cuda if available)")
+    p.add_argument("--beside", type=Path, default=None, metavar="DIR",
+                   help="a data folder: put a real image of each condition's exact set on the right (grey: none)")
     args = p.parse_args(argv)
     device = args.device or default_device()
     path = resolve_conditions(args.conditions)
-    y = encode_batch(load_conditions(path), where=str(path))
+    conditions = load_conditions(path)
+    y = encode_batch(conditions, where=str(path))
     G = load_generator(args.ckpt or shipped_generator_path(), ema=not args.raw, device=device)
-    written = save_grid(generate(G, y, args.seed, device), args.out, nrow=8)
-    print(f"{written}: {len(y)} images for {path} (seed {args.seed}, {'raw' if args.raw else 'EMA'} generator)")
+    images = generate(G, y, args.seed, device)
+    if args.beside is not None:  # generated | real, row by row: 4 + 4 per row, the same conditions side by side
+        real_images, real_labels, _ = load_arrays(args.beside)
+        real = matching_real_images(conditions, real_images, real_labels, seed=args.seed).float() / 127.5 - 1
+        pad = torch.zeros((-len(y)) % 4, 3, 64, 64)  # whole rows of four
+        halves = [torch.cat([half.cpu(), pad]).view(-1, 4, 3, 64, 64) for half in (images, real)]
+        images = torch.stack(halves, 1).flatten(0, 2)
+    written = save_grid(images, args.out, nrow=8)
+    shown = f"; left 4: generated, right 4: real images of {args.beside}" if args.beside else ""
+    print(f"{written}: {len(y)} images for {path} (seed {args.seed}, {'raw' if args.raw else 'EMA'} generator{shown})")
     return 0
 
 

@@ -15,6 +15,7 @@ from lab5_utils.evaluation.metrics import frechet_distance
 from lab5_utils.evaluation.sampling import real_to_signed
 from lab5_utils.judge.fit import heldout_scenes
 from lab5_utils.judge.model import Judge, compute_acc, exact_set_hits, judge_meta, load_judge
+from lab5_utils.labels import encode_batch
 
 
 def heldout_report(judge_path: str | Path, data_root: str | Path, device: str | torch.device = "cpu",
@@ -49,3 +50,18 @@ def real_vs_real_frechet(judge: Judge, images: torch.Tensor, names: list[str], s
     picks = [np.random.default_rng(seed + 1 + i).choice(half, size=n, replace=False) for i, half in enumerate(halves)]
     a, b = (judge.features(real_to_signed(images[torch.as_tensor(p)])) for p in picks)
     return frechet_distance(a, b)
+
+
+def matching_real_images(conditions: list[list[str]], images: torch.Tensor, labels: torch.Tensor,
+                         seed: int = 0) -> torch.Tensor:
+    """For each condition a real image (uint8 ``(3, 64, 64)``) whose label set is exactly that condition, drawn at
+    random (seeded) from ``images``/``labels``; a condition no image shows gets a mid-grey image. For grids of
+    generated images beside real ones of the same conditions."""
+    rng = np.random.default_rng(seed)
+    wanted = encode_batch(conditions)
+    out = torch.full((len(conditions), 3, *images.shape[2:]), 128, dtype=torch.uint8)
+    for i, row in enumerate(wanted):
+        same = torch.nonzero((labels == row).all(1)).flatten()
+        if len(same):
+            out[i] = images[int(same[rng.integers(len(same))])]
+    return out

@@ -84,12 +84,13 @@ def heldout_scenes(meta: Mapping[str, Any], data_root: str | Path) -> frozenset[
     """The scenes of ``data_root`` that a judge (its ``meta``, :func:`fit_folder`'s) held out to measure itself:
     empty unless it was trained on this very listing (same ``train.json`` sha256). A GAN trained on ``data_root``
     leaves them out, so that nothing a judge is measured on enters a training loss."""
+    data_root = Path(data_root).expanduser()
     same = meta.get("data_key") == content_key(data_root)[:16] if "data_key" in meta else \
         meta.get("train_json_sha256") == sha256_file(listing_path(data_root))  # judges written before data_key
     if not same or "config" not in meta:
         return frozenset()
     excluded = set(meta.get("excluded_files", []))
-    scenes = [scene_of(name) for name in sorted(read_listing(Path(data_root).expanduser())) if name not in excluded]
+    scenes = [scene_of(name) for name in sorted(read_listing(data_root)) if name not in excluded]
     fields = {f.name for f in dataclasses.fields(JudgeConfig)}
     config = JudgeConfig(**{k: v for k, v in meta["config"].items() if k in fields})
     return frozenset(scenes[i] for i in split_rows(scenes, config)[1])
