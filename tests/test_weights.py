@@ -16,7 +16,7 @@ from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.judge.model import build_judge, load_judge, save_course_format
-from lab5_utils.paths import GENERATOR_FILE, JUDGE_FILE
+from lab5_utils.paths import GENERATOR_FILE, JUDGE2_FILE, JUDGE_FILE
 from lab5_utils.report.notebook import final_generator
 from lab5_utils.report.widgets import Preview
 
@@ -94,20 +94,26 @@ def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pyte
     assert ensure_judge() == tmp_path / "j.pth"  # an explicit judge wins
 
 
-@pytest.mark.skipif(not (REPO_WEIGHTS / W.MANIFEST).is_file(), reason="no committed weights/ in this checkout")
-def test_committed_weights_match_their_manifest_and_load_on_cpu() -> None:
-    digests = W.verify(REPO_WEIGHTS)
-    assert set(digests) == {GENERATOR_FILE, JUDGE_FILE}
-    manifest = json.loads((REPO_WEIGHTS / W.MANIFEST).read_text())
-    for name, limit_mb in ((GENERATOR_FILE, 20), (JUDGE_FILE, 25)):
-        assert (REPO_WEIGHTS / name).stat().st_size <= limit_mb * 2**20
+@pytest.mark.parametrize("folder", [REPO_WEIGHTS, REPO_WEIGHTS / "real"], ids=["default", "real"])
+def test_committed_weights_match_their_manifest_and_load_on_cpu(folder: Path) -> None:
+    if not (folder / W.MANIFEST).is_file():
+        pytest.skip(f"no committed {folder} in this checkout")
+    digests = W.verify(folder)
+    real = folder.name == "real"
+    assert set(digests) == {GENERATOR_FILE, JUDGE_FILE} | ({JUDGE2_FILE} if real else set())
+    manifest = json.loads((folder / W.MANIFEST).read_text())
+    for name in digests:
+        assert (folder / name).stat().st_size <= (20 if name == GENERATOR_FILE else 25) * 2**20
         assert {"command", "commit", "hardware"} <= set(manifest[name])
-    G = load_generator(REPO_WEIGHTS / GENERATOR_FILE, device="cpu")
+        if real:  # labelled as trained on the real images, which are not in this repository
+            assert "real i-CLEVR" in manifest[name]["label"] and "not included" in manifest[name]["label"]
+    G = load_generator(folder / GENERATOR_FILE, device="cpu")
     y = random_dataset(2)[1]
     with torch.no_grad():
         x = G(torch.randn(2, G.z_dim), y)
     assert x.shape == (2, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
-    assert load_judge(REPO_WEIGHTS / JUDGE_FILE).predict(x).shape == (2, 24)
+    for name in set(digests) - {GENERATOR_FILE}:
+        assert load_judge(folder / name).predict(x).shape == (2, 24)
 
 
 def test_export_refuses_an_existing_target_a_stale_measurement_and_a_tiny_judge(tmp_path: Path) -> None:

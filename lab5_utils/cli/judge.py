@@ -4,13 +4,14 @@ the judge path (training it on first use)."""
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
 from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_int, writable_folder
 from lab5_utils.data.dataset import load_arrays
-from lab5_utils.data.default import ensure_judge_data
-from lab5_utils.evaluation.metrics import evaluate_by_judges, format_metrics_table
+from lab5_utils.data.default import default_data_root, ensure_judge_data
+from lab5_utils.evaluation.metrics import ceiling_options, evaluate_by_judges, format_metrics_table
 from lab5_utils.evaluation.real import heldout_report
 from lab5_utils.evaluation.weights import shipped_generator_path
 from lab5_utils.gan.checkpoint import load_generator
@@ -99,9 +100,10 @@ def _eval_generator(args: argparse.Namespace) -> int:
     if args.second_judge:
         judges.append(ensure_second_judge(progress=not args.no_progress))
     print(f"{ckpt} ({'raw' if args.raw else 'EMA'} generator)")
+    data = args.data or (default_data_root() if os.environ.get("LAB5_DATA") else None)
     results = evaluate_by_judges(G, {str(path): path for path in judges}, seeds=range(args.seeds),
                                  device=args.device, data_root=args.data, progress=not args.no_progress,
-                                 frechet_samples=args.frechet_samples)
+                                 frechet_samples=args.frechet_samples, **ceiling_options(data))
     for result in results.values():
         print(format_metrics_table(result))
     return 0

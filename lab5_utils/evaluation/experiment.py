@@ -29,6 +29,7 @@ from lab5_utils.device import default_device, describe_device
 from lab5_utils.evaluation.metrics import (
     CONDITION_FILES,
     ceiling_images,
+    ceiling_options,
     evaluate_by_judges,
     evaluate_generator,
     report_conditions,
@@ -114,8 +115,8 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
                       classifier=classifier_path and load_classifier(classifier_path, torch_device))
     trainer.run(train_minutes=train_minutes, epochs=epochs, steps=steps)
     common = {"seeds": range(seeds), "device": torch_device, "progress": progress, "data_root": root,
-              "frechet_samples": frechet_samples,
-              "real_images": ceiling_images(conditions)}  # rendered once for every generator and judge
+              "frechet_samples": frechet_samples,  # the ceiling's images, rendered once for every generator and
+              **(ceiling_options(root) or {"real_images": ceiling_images(conditions)})}  # judge (none on real data)
     results = {"G": evaluate_generator(trainer.G, conditions, judge=judge, **common)}
     judges = {"G_ema": judge} | ({"G_ema_judge2": load_judge(judge2_path, device=torch_device)}
                                  if judge2_path is not None else {})

@@ -87,6 +87,16 @@ def _normalise(conditions: Mapping[str, Conditions | str | Path] | Conditions | 
     return out
 
 
+def ceiling_options(data_root: str | Path | None) -> dict[str, Any]:
+    """Keyword arguments of :func:`evaluate_by_judges` for the ceiling of a generator trained on ``data_root``: none
+    (our render of the conditions, the default) when that is our render (it has ``scenes.json``) or not given;
+    none at all for other data (the real images), where a judge reading our render measures the render, not a
+    ceiling."""
+    if data_root is None or (Path(data_root) / "scenes.json").is_file():
+        return {}
+    return {"real_images": {}, "renderer": None}
+
+
 def ceiling_images(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
                    renderer: Renderer = render_real, seed: int = 0) -> dict[str, torch.Tensor]:
     """``{name: renderer(conditions of name, seed)}``: the real images behind every ``ceiling``, rendered once and

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lab5_utils.evaluation.experiment import chance_accuracy, run_preset
-from lab5_utils.evaluation.metrics import CONDITION_FILES, evaluate_by_judges, format_metrics_table
+from lab5_utils.evaluation.metrics import CONDITION_FILES, ceiling_options, evaluate_by_judges, format_metrics_table
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import load_shipped_generator, manifest
 from lab5_utils.gan.checkpoint import load_generator
@@ -96,5 +96,6 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
           f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
     judges = {"G_ema": ensure_judge()} | ({"G_ema_judge2": ensure_second_judge()} if second_judge else {})
     results = evaluate_by_judges(G, judges, seeds=range(budget["seeds"]), data_root=budget.get("data_root"),
-                                 frechet_samples=budget["frechet_samples"], progress=False)
+                                 frechet_samples=budget["frechet_samples"], progress=False,
+                                 **ceiling_options(budget.get("data_root")))
     return G, {"preset": made["preset"], "results": results, "shipped": made}
