@@ -78,7 +78,7 @@ def test_each_object_is_drawn_in_its_box() -> None:
 
 
 def test_training_keeps_the_layout_in_checkpoints_and_resumes_exactly(tmp_path: Path) -> None:
-    cfg = dataclasses.replace(PRESETS["tiny_sprite_cls"], cls_weight=0.0)
+    cfg = dataclasses.replace(PRESETS["tiny_sprite_cls"], cls_weight=0.0, cls_alone=0.0)
     images, labels, _, _ = draw_scenes(6, seed=5)
     full = Trainer(cfg, (images, labels), tmp_path / "full", device="cpu", progress=False).run(steps=4)
     Trainer(cfg, (images, labels), tmp_path / "part", device="cpu", progress=False).run(steps=2)
