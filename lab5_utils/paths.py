@@ -66,7 +66,12 @@ def weights_kind() -> str:
             raise ValueError(f"LAB5_WEIGHTS_KIND / --weights {kind!r}: expected one of {WEIGHTS_KINDS}")
         return kind
     data = os.environ.get("LAB5_DATA", "")
-    return "real" if data and not (Path(data).expanduser() / "scenes.json").is_file() else "default"
+    return "real" if data and not rendered_by_us(data) else "default"
+
+
+def rendered_by_us(folder: str | Path) -> bool:
+    """True for a data folder our renderer wrote (it holds ``scenes.json``; the real i-CLEVR has none)."""
+    return (Path(folder).expanduser() / "scenes.json").is_file()
 
 
 def weights_dir() -> Path:

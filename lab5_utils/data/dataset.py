@@ -56,18 +56,15 @@ def listing_path(root: str | Path) -> Path:
     root = Path(root).expanduser()
     for folder in LISTING_DIR_CANDIDATES:
         if (root / folder / "train.json").is_file():
-            return root / folder / "train.json" if folder != "." else root / "train.json"
-    tried = " or ".join(str(root / f / "train.json") for f in ("label",))
+            return root / folder / "train.json"  # pathlib drops the "." of the folder itself
+    tried = " or ".join(str(root / f / "train.json") for f in LISTING_DIR_CANDIDATES[1:])
     raise FileNotFoundError(f"{root / 'train.json'}: data folder has no train.json (nor {tried})")
 
 
-def has_listing(root: str | Path) -> bool:
-    """True when :func:`listing_path` finds a ``train.json`` for ``root``."""
-    try:
-        listing_path(root)
-    except FileNotFoundError:
-        return False
-    return True
+def rows_outside(filenames: list[str], scenes: frozenset[int]) -> list[int]:
+    """Indices of the ``CLEVR_train_<scene>_<frame>.png`` names whose scene is not in ``scenes`` (a judge's held-out
+    scenes, kept out of training)."""
+    return [i for i, name in enumerate(filenames) if scene_of(name) not in scenes]
 
 
 def find_image_dir(root: Path, filenames: list[str], probe: int = 16) -> Path:

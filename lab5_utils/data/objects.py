@@ -59,6 +59,13 @@ def scene_triples(labels: torch.Tensor) -> np.ndarray:
     return starts[good, None] + np.arange(MAX_OBJECTS)
 
 
+def changed_pixels(new: np.ndarray, old: np.ndarray, threshold: int = CHANGE_THRESHOLD) -> np.ndarray:
+    """``(M, 3, H, W)`` frames (or a floor image that broadcasts) -> ``(M, H, W)`` bool: where the largest channel
+    moved by more than ``threshold`` uint8 levels."""
+    new, old = (x.astype(np.int16) if x.dtype == np.uint8 else x for x in (new, old))  # a float floor stays exact
+    return np.abs(new - old).max(1) > threshold
+
+
 def _box(mask: np.ndarray) -> tuple[np.ndarray, ...]:
     """``mask: (M, 64, 64)`` bool -> centre x, centre y, height, width, area (each ``(M,)``)."""
     ys, xs = np.mgrid[0: mask.shape[1], 0: mask.shape[2]]
@@ -84,8 +91,8 @@ def measure_objects(images: torch.Tensor, labels: torch.Tensor, threshold: int =
     if s:
         frames = [pixels[rows[:, t]].astype(np.int16) for t in range(MAX_OBJECTS)]
         floor = np.median(frames[0][:FLOOR_SCENES], axis=0)
-        changed = [np.abs(frames[0] - floor).max(1) > threshold]
-        changed += [np.abs(frames[t] - frames[t - 1]).max(1) > threshold for t in (1, 2)]
+        changed = [changed_pixels(frames[0], floor, threshold)]
+        changed += [changed_pixels(frames[t], frames[t - 1], threshold) for t in (1, 2)]
         for t in range(MAX_OBJECTS):
             cx, cy, height[:, t], width[:, t], area[:, t] = _box(changed[t])
             centre[:, t] = np.stack([cx, cy], 1)
@@ -201,8 +208,8 @@ def statistics(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float | 
     out["ring_p5"], out["ring_p50"], out["ring_p95"] = (float(v) for v in np.percentile(ring, [5, 50, 95]))
     out["height_a"], out["height_b"] = fit_perspective(objects)
     pixels = torch.as_tensor(images).numpy()
-    last = pixels[objects.rows[:, 2]].astype(np.int16)
-    changed = np.abs(last - pixels[objects.rows[:, 0]].astype(np.int16)).max(1) > CHANGE_THRESHOLD
+    last = pixels[objects.rows[:, 2]]
+    changed = changed_pixels(last, pixels[objects.rows[:, 0]])
     out["object_brightest"] = float(np.percentile(last.max(1)[changed], 99))
     floor = np.median(pixels[objects.rows[:FLOOR_SCENES, 0]], axis=0).mean(0)
     out["floor_top"], out["floor_bottom"] = float(floor[:8].mean()), float(floor[-8:].mean())

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.data.dataset import content_key, load_arrays, scene_of
+from lab5_utils.data.dataset import content_key, load_arrays, rows_outside
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import default_device, describe_device
 from lab5_utils.evaluation.metrics import (
@@ -107,7 +107,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
     judge = load_judge(judge_path, device=torch_device)
     images, labels, filenames = load_arrays(root, progress=progress)
     if excluded:
-        keep = [i for i, name in enumerate(filenames) if scene_of(name) not in excluded]
+        keep = rows_outside(filenames, excluded)
         images, labels = images[keep], labels[keep]
     trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
                       progress=progress, eval_fn=make_eval_fn(judge, torch_device) if eval_every > 0 else None,

@@ -37,6 +37,7 @@ from lab5_utils.labels import (
     random_conditions,
     resolve_conditions,
 )
+from lab5_utils.paths import rendered_by_us
 
 # The course's two condition files, as ``evaluate_generator``'s ``conditions`` argument (name -> file).
 CONDITION_FILES = {"test": "test", "new_test": "new_test"}
@@ -92,7 +93,7 @@ def ceiling_options(data_root: str | Path | None) -> dict[str, Any]:
     (our render of the conditions, the default) when that is our render (it has ``scenes.json``) or not given;
     none at all for other data (the real images), where a judge reading our render measures the render, not a
     ceiling."""
-    if data_root is None or (Path(data_root) / "scenes.json").is_file():
+    if data_root is None or rendered_by_us(data_root):
         return {}
     return {"real_images": {}, "renderer": None}
 

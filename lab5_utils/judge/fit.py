@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from lab5_utils.data.dataset import content_key, listing_path, load_arrays, read_listing, scene_of
+from lab5_utils.data.dataset import content_key, listing_path, load_arrays, read_listing, rows_outside, scene_of
 from lab5_utils.image_ops import augment, to_signed
 from lab5_utils.io import sha256_file
 from lab5_utils.judge.model import Judge, build_judge, judge_logits, save_course_format
@@ -179,8 +179,8 @@ def fit_folder(data_root: str | Path, out: str | Path, fit: Fit, what: str, prog
         scenes = [scene_of(f) for f in filenames]
     except ValueError as err:  # the held-out split is by scene, so every name must carry one
         raise ValueError(f"{listing_path(data_root)}: {err}; the {what} splits by scene") from err
-    rows = [i for i, scene in enumerate(scenes) if scene not in exclude_scenes]
-    excluded = [filenames[i] for i, scene in enumerate(scenes) if scene in exclude_scenes]
+    rows = rows_outside(filenames, exclude_scenes)
+    excluded = sorted(set(filenames) - {filenames[i] for i in rows})
     if len(rows) < len(scenes):
         images, labels, scenes = images[rows], labels[rows], [scenes[i] for i in rows]
     model, meta = fit(images, labels, scenes)
