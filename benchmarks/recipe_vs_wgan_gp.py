@@ -4,6 +4,8 @@ side, then the judge's accuracy after the same number of training minutes.
     python benchmarks/recipe_vs_wgan_gp.py --train-minutes 10       # compose_cls vs wgan_gp, runs/timed/<preset>
     python benchmarks/recipe_vs_wgan_gp.py --train-minutes 10 --presets compose_cls dcgan dcgan_cls sagan sagan_cls \
         wgan_gp_cls wgan_gp                                            # family x recipe (notebook 04's runs)
+    LAB5_JUDGE=J LAB5_JUDGE2=J2 python benchmarks/recipe_vs_wgan_gp.py --data ~/data/iclevr64 --second-judge \
+        --presets sprite_cls wgan_gp --train-minutes 60 --runs ~/lab5_real/bench   # the real i-CLEVR (report 4.9)
 
 Throughput: each preset's real training step (its own data stream, classifier and all) on the default data, one
 warm-up step, then ``--rounds`` rounds of ``--steps`` steps in rotating order; the medians are compared as real
@@ -27,21 +29,26 @@ import torch
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import describe_device
-from lab5_utils.evaluation.experiment import run_preset
+from lab5_utils.evaluation.experiment import judges_heldout, run_preset
 from lab5_utils.gan.classifier import ensure_classifier, load_classifier
 from lab5_utils.gan.config import get_config
 from lab5_utils.gan.trainer import Trainer
+from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
 from lab5_utils.paths import budget_runs
 
 
-def throughput(presets: list[str], steps: int, rounds: int, data_root: Path) -> dict[str, float]:
-    """Median real images/s of each preset's training step, timed in rotating order."""
+def throughput(presets: list[str], steps: int, rounds: int, data_root: Path,
+               second_judge: bool = False) -> dict[str, float]:
+    """Median real images/s of each preset's training step, timed in rotating order (the classifier and the
+    held-out scenes left out of training exactly as ``run_preset`` does)."""
     images, labels, _ = load_arrays(data_root, progress=False)
+    excluded = judges_heldout(data_root, ensure_judge(), ensure_second_judge() if second_judge else None)
     trainers = {}
     with tempfile.TemporaryDirectory() as tmp:
         for preset in presets:
             cfg = get_config(preset)
-            classifier = load_classifier(ensure_classifier(data_root)) if cfg.needs_classifier else None
+            classifier = load_classifier(ensure_classifier(data_root, exclude_scenes=excluded)) \
+                if cfg.needs_classifier else None
             trainers[preset] = Trainer(cfg, (images, labels), Path(tmp) / preset, device="cpu", progress=False,
                                        classifier=classifier)
             trainers[preset].train_step()  # warm-up
@@ -65,16 +72,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="run folders: RUNS/timed/<preset>")
     parser.add_argument("--frechet-samples", type=int, default=2048, help="as the notebooks' full mode")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="training images (default: the synthetic default; e.g. the real i-CLEVR copy)")
+    parser.add_argument("--second-judge", action="store_true", help="also score with $LAB5_JUDGE2 (or ours)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
-    root = ensure_default_data(progress=not args.no_progress)
-    speed = throughput(args.presets, args.steps, args.rounds, root)
-    print(f"hardware: {describe_device(torch.device('cpu'))}")
+    root = args.data.expanduser() if args.data else ensure_default_data(progress=not args.no_progress)
+    speed = throughput(args.presets, args.steps, args.rounds, root, args.second_judge)
+    print(f"hardware: {describe_device(torch.device('cpu'))}; data: {root}")
     rows = ["| preset | real img/s | ratio to last | steps | images seen | test | new_test | random "
             "| exact set test / new_test / random |", "|---|---|---|---|---|---|---|---|---|"]
     for preset in args.presets:
         s = run_preset(preset, budget_runs(args.runs, args.train_minutes) / preset,
-                       train_minutes=args.train_minutes, seeds=10,
+                       train_minutes=args.train_minutes, seeds=10, data_root=root, second_judge=args.second_judge,
                        eval_every=100, frechet_samples=args.frechet_samples, progress=not args.no_progress)
         files = s["results"]["G_ema"]["files"]
         acc = [f"{files[n]['accuracy_mean']:.3f} ± {files[n]['accuracy_std']:.3f}" for n in files]

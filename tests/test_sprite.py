@@ -125,3 +125,25 @@ def test_training_with_the_per_object_term_logs_it(tmp_path: Path) -> None:
     trainer.run(steps=2)
     rows = (tmp_path / "stats.jsonl").read_text().splitlines()
     assert "g_cls_alone" in rows[-1]
+
+
+@pytest.mark.parametrize("family", ["dcgan", "sagan", "wgan_gp"])
+def test_every_course_family_trains_the_sprite_generator(family: str, tmp_path: Path) -> None:
+    """The generator design is its own axis: the family's D and loss, the sprite G and its classifier terms."""
+    from lab5_utils.gan.classifier import AuxClassifier
+    from lab5_utils.gan.models import DISCRIMINATORS
+
+    cfg = dataclasses.replace(PRESETS[f"tiny_{family}_sprite_cls"], cls_warmup=0)
+    own = PRESETS[f"tiny_{family}"]
+    G, D = build_models(cfg)
+    assert isinstance(G, Generator) and type(D) is DISCRIMINATORS[own.arch]
+    assert (cfg.arch, cfg.loss, cfg.n_critic, cfg.gp_lambda) == (own.arch, own.loss, own.n_critic, own.gp_lambda)
+    images, labels, _, _ = draw_scenes(6, seed=5)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, (images, labels), tmp_path, device="cpu", progress=False, classifier=AuxClassifier(4))
+    trainer.run(steps=2)
+    assert "g_cls_alone" in (tmp_path / "stats.jsonl").read_text().splitlines()[-1]
+    G_loaded = load_generator(tmp_path / "last.pt", ema=True)
+    assert isinstance(G_loaded, Generator)
+    with pytest.raises(ValueError, match="generator='blob'"):
+        dataclasses.replace(cfg, generator="blob")

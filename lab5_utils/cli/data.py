@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lab5_utils.cli.args import Parser
 from lab5_utils.data.dataset import load_arrays
-from lab5_utils.synth.render import FRAMES, REAL_SCENES, render_dataset
+from lab5_utils.synth.render import FRAMES, REAL_SCENES, RENDERER_VERSION, render_dataset
 
 
 def main_cache(argv: list[str]) -> int:
@@ -25,19 +25,23 @@ def main_cache(argv: list[str]) -> int:
 
 
 def main_render(argv: list[str]) -> int:
-    """``python -m lab5_utils render --out DIR [--scenes N] [--seed S] [--width W --height H] [--workers K]``."""
+    """``python -m lab5_utils render --out DIR [--scenes N] [--seed S] [--renderer v4|v3] [--width W --height H]
+    [--workers K]``."""
     parser = Parser(prog="python -m lab5_utils render", description="Render synthetic i-CLEVR.")
     parser.add_argument("--out", required=True, type=Path, help="output folder (images/, train.json, ...)")
     parser.add_argument("--scenes", type=int, default=REAL_SCENES, help="scenes, 3 images each (default 6003)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--height", type=int, default=96)
+    parser.add_argument("--renderer", type=lambda v: int(v.lstrip("v")), default=RENDERER_VERSION,
+                        help=f"renderer version: v4 (calibrated to the real i-CLEVR, the default) or v3; "
+                             f"default v{RENDERER_VERSION}")
+    parser.add_argument("--width", type=int, default=None, help="default: the renderer's (v4 320, v3 128)")
+    parser.add_argument("--height", type=int, default=None, help="default: the renderer's (v4 240, v3 96)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     try:
         out = render_dataset(args.out, args.scenes, args.seed, args.width, args.height, args.workers,
-                             progress=not args.no_progress)  # fmt: skip
+                             progress=not args.no_progress, renderer=args.renderer)  # fmt: skip
     except ValueError as err:
         parser.error(str(err))
     print(f"wrote {args.scenes * FRAMES} images to {out}")

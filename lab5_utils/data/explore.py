@@ -123,11 +123,16 @@ def scene_statistics_table(stats: dict[str, list]) -> str:
 OBJECT_ROWS = (  # (key of lab5_utils.data.objects.statistics, what it is)
     ("cube_height", "cube height (px, median)"), ("cube_width", "cube width"), ("sphere_height", "sphere height"),
     ("sphere_width", "sphere width"), ("cylinder_height", "cylinder height"), ("cylinder_width", "cylinder width"),
+    ("cube_area", "cube area (px, median)"), ("sphere_area", "sphere area"), ("cylinder_area", "cylinder area"),
     ("object0_x", "object 0: x (median)"), ("object0_y", "object 0: y (median)"),
     ("ring_p5", "objects 1-2: distance to object 0, 5th pct"), ("ring_p50", "… median"), ("ring_p95", "… 95th pct"),
     ("height_a", "height = a + b·y: a"), ("height_b", "height = a + b·y: b"),
     ("object_brightest", "brightest object pixel (99th pct, 0-255)"),
-    ("floor_top", "floor brightness, top rows"), ("floor_bottom", "floor brightness, bottom rows"),
+    ("offset_x_p5", "objects 1-2: x offset from object 0, 5th pct"), ("offset_x_p95", "… 95th pct"),
+    ("offset_y_p5", "objects 1-2: y offset from object 0, 5th pct"), ("offset_y_p95", "… 95th pct"),
+    ("floor_top", "floor brightness, top rows"), ("floor_middle", "floor brightness, middle rows"),
+    ("floor_left", "floor brightness, middle left (bright patch)"), ("floor_bottom", "floor brightness, bottom rows"),
+    ("noise_sd", "pixel noise (neighbour sd, levels)"),
 )
 
 

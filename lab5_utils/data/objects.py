@@ -192,9 +192,10 @@ def appearance(images: torch.Tensor, objects: SceneObjects, box: float, size: in
 def statistics(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float | int]:
     """A data folder's object statistics, for tables that put the real set beside a render: per shape the median
     height, width and area of the objects a frame difference isolates (pixels at 64x64), where object 0 sits
-    (median x, y), how far objects 1-2 sit from it (5th / 50th / 95th percentile), the perspective fit, the brightest
-    object pixel (99th percentile of the largest channel, 0-255) and the floor's mean brightness at the top and
-    bottom rows (median first frame)."""
+    (median x, y), how far objects 1-2 sit from it (5th / 50th / 95th percentile; and their x and y offsets, 5th and
+    95th percentile), the perspective fit, the brightest object pixel (99th percentile of the largest channel,
+    0-255), the floor's mean brightness (median first frame) in the top, middle and bottom rows and at the left of
+    the middle (the real set's bright patch), and the pixel noise (:func:`neighbour_noise`)."""
     objects = measure_objects(images, labels)
     if not len(objects):
         raise ValueError("statistics: no scene of three frames (_0/_1/_2) to measure")
@@ -213,4 +214,16 @@ def statistics(images: torch.Tensor, labels: torch.Tensor) -> dict[str, float | 
     out["object_brightest"] = float(np.percentile(last.max(1)[changed], 99))
     floor = np.median(pixels[objects.rows[:FLOOR_SCENES, 0]], axis=0).mean(0)
     out["floor_top"], out["floor_bottom"] = float(floor[:8].mean()), float(floor[-8:].mean())
+    out["floor_middle"], out["floor_left"] = float(floor[28:36].mean()), float(floor[24:36, :8].mean())
+    offsets = (objects.centre[:, 1:] - objects.centre[:, :1])[objects.found.all(1)].reshape(-1, 2)
+    out["offset_x_p5"], out["offset_x_p95"] = (float(v) for v in np.percentile(offsets[:, 0], [5, 95]))
+    out["offset_y_p5"], out["offset_y_p95"] = (float(v) for v in np.percentile(offsets[:, 1], [5, 95]))
+    out["noise_sd"] = neighbour_noise(pixels[objects.rows[:FLOOR_SCENES, 0]])
     return out
+
+
+def neighbour_noise(images: np.ndarray, rows: int = 12) -> float:
+    """Pixel noise: the sd of horizontal neighbour differences over ``sqrt(2)`` (levels), on the top ``rows`` rows
+    of ``images (N, 3, H, W)`` uint8 (floor only, no object there in either set; its slow gradient adds ~0.3)."""
+    top = images[:, :, :rows].astype(np.float64)
+    return float(np.std(top[..., 1:] - top[..., :-1]) / np.sqrt(2.0))

@@ -61,6 +61,12 @@ def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[
     return eval_fn
 
 
+def judges_heldout(data_root: str | Path, *judge_paths: str | Path | None) -> frozenset[int]:
+    """Scenes of ``data_root`` that any of ``judge_paths`` (``None`` skipped) held out to measure itself: a judge
+    trained on this very folder saw its score on them, so no training loss (GAN or aux classifier) may see them."""
+    return frozenset().union(*(heldout_scenes(judge_meta(p), data_root) for p in judge_paths if p))
+
+
 def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None = None, epochs: int | None = None,
                steps: int | None = None, data_root: str | Path | None = None, device: str | None = None,
                seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
@@ -77,8 +83,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
     root = Path(data_root) if data_root else ensure_default_data(progress=progress)
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
     judge2_path = ensure_second_judge(progress=progress) if second_judge else None
-    # a judge trained on this very folder measured itself on some of its scenes: no training loss sees them
-    excluded = frozenset().union(*(heldout_scenes(judge_meta(p), root) for p in (judge_path, judge2_path) if p))
+    excluded = judges_heldout(root, judge_path, judge2_path)
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
     classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded) \
         if cfg.needs_classifier else None

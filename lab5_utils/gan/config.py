@@ -42,6 +42,9 @@ class TrainConfig:
 
     name: str = "custom"
     arch: str = "dcgan"
+    # the generator's design, an axis of its own: "" = the family's own (arch's) generator, or another family's,
+    # e.g. "sprite" (the object-centric one) trained against arch's discriminator and loss
+    generator: str = ""
     g_cond: str = "concat"
     d_cond: str = "concat"
     loss: str = "bce"
@@ -81,6 +84,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch={self.arch!r}: expected one of {ARCHS}")
+        if self.generator and self.generator not in ARCHS:
+            raise ValueError(f"generator={self.generator!r}: expected '' (arch's own) or one of {ARCHS}")
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"loss={self.loss!r}: expected one of {LOSS_NAMES}")
         parse_cond(self.g_cond, G_COND_PARTS, "g_cond")
@@ -96,8 +101,8 @@ class TrainConfig:
             raise ValueError("beta1, beta2 and ema_decay must lie in [0, 1)")
         if self.gp_lambda < 0 or self.aux_weight < 0 or self.cls_weight < 0 or self.cls_alone < 0:
             raise ValueError("gp_lambda, aux_weight, cls_weight and cls_alone must be >= 0")
-        if self.cls_alone and (self.arch != "sprite" or not self.cls_weight):
-            raise ValueError(f"cls_alone={self.cls_alone}: needs arch='sprite' (objects drawn alone) and "
+        if self.cls_alone and (self.generator_design != "sprite" or not self.cls_weight):
+            raise ValueError(f"cls_alone={self.cls_alone}: needs the sprite generator (objects drawn alone) and "
                              "cls_weight > 0")
         for key in ("cls_shift", "d_shift", "cls_warmup"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 0:
@@ -107,6 +112,11 @@ class TrainConfig:
     def betas(self) -> tuple[float, float]:
         """Adam betas as floats."""
         return (float(self.beta1), float(self.beta2))
+
+    @property
+    def generator_design(self) -> str:
+        """The family whose generator this run trains: ``generator``, else ``arch``."""
+        return self.generator or self.arch
 
     @property
     def needs_classifier(self) -> bool:
@@ -200,6 +210,12 @@ def _presets() -> dict[str, TrainConfig]:
                                           cls_alone=1.0),
         "sprite_cls_scene": dataclasses.replace(sngan, name="sprite_cls_scene", arch="sprite", cls_weight=1.0,
                                                 cls_warmup=500),  # ablation: the classifier on the scene only
+        # the generator design as its own axis (issue 20): each course family's D, loss and schedule training the
+        # sprite G (CBN, no attention: a sprite is too small for it) with the real-data recipe's classifier terms
+        **{f"{name}_sprite_cls": dataclasses.replace(cfg, name=f"{name}_sprite_cls", generator="sprite",
+                                                     g_cond="cbn", g_attn_res=0, g_channels=32, cls_weight=1.0,
+                                                     cls_warmup=500, cls_alone=1.0)
+           for name, cfg in (("dcgan", dcgan), ("sagan", sagan), ("wgan_gp", wgan_gp))},
         # every family with the final recipe's classifier term (weight 1, 500-step ramp): family x recipe
         **{f"{name}_cls": dataclasses.replace(cfg, name=f"{name}_cls", cls_weight=1.0, cls_warmup=500)
            for name, cfg in (("dcgan", dcgan), ("sagan", sagan), ("wgan_gp", wgan_gp))},

@@ -32,7 +32,7 @@ def _object_record(scene: Scene, i: int, pixels: float) -> dict:
 def render_one(k: int, labels: list[str], seed: int, cfg: SceneConfig) -> tuple[list[np.ndarray], dict]:
     """Scene ``k``: its frames as ``(H, W, 3) uint8`` sRGB images and its scenes.json record."""
     scene = place_scene(labels, np.random.default_rng([seed, k]), cfg)
-    rendered = render_scene(scene, cfg, list(range(len(labels))))
+    rendered = render_scene(scene, cfg, list(range(len(labels))), noise_seed=[seed, k, 7])
     frames = [
         {"image": frame_name(k, t), "objects": [_object_record(scene, i, px) for i, px in enumerate(counts)]}
         for t, (_, counts) in enumerate(rendered)

@@ -57,6 +57,13 @@ class SceneConfig:
     light_jitter: float = 0.5
     object_tries: int = 60
     scene_tries: int = 30
+    materials: tuple[str, ...] = MATERIALS
+    placement: str = "uniform"  # "uniform" over the floor, or "ring": object 0 at the origin, later ones on a ring
+    ring_radius: float = 0.0  # "ring": distance of objects 1.. from object 0 (world units), uniform angle
+    ring_jitter: float = 0.0  # "ring": +- uniform on ring_radius
+    shape_scale: tuple[tuple[str, float], ...] = ()  # per shape, a factor on the drawn size's radius (1 if absent)
+    look: str = "v3"  # shading: "v3" (lit grey floor, CLEVR colours) or "real" (lab5_utils.synth.look)
+    noise_sd: float = 0.0  # "real" look: render noise, sd in 8-bit levels per pixel before the squash to 64x64
 
     def __post_init__(self) -> None:
         if self.width < 8 or self.height < 8:
@@ -65,6 +72,12 @@ class SceneConfig:
             raise ValueError(f"supersample must be >= 1, got {self.supersample}")
         if not 0.0 <= self.min_visible_fraction <= 1.0:
             raise ValueError(f"min_visible_fraction must be in [0, 1], got {self.min_visible_fraction}")
+        if self.placement not in ("uniform", "ring"):
+            raise ValueError(f"placement must be 'uniform' or 'ring', got {self.placement!r}")
+        if self.look not in ("v3", "real"):
+            raise ValueError(f"look must be 'v3' or 'real', got {self.look!r}")
+        if unknown := set(self.materials) - set(MATERIALS):
+            raise ValueError(f"materials: unknown {sorted(unknown)}; known {list(MATERIALS)}")
 
     @property
     def min_pixels(self) -> float:
@@ -150,12 +163,21 @@ def _gap_ok(obj: Obj, others: list[Obj], min_gap: float) -> bool:
     return all(math.hypot(obj.x - o.x, obj.y - o.y) - obj.radius - o.radius >= min_gap for o in others)
 
 
-def _sample_object(rng: np.random.Generator, cfg: SceneConfig, color: str, shape: str) -> Obj:
-    size, radius = cfg.sizes[int(rng.integers(len(cfg.sizes)))]
-    material = MATERIALS[int(rng.integers(len(MATERIALS)))]
-    x, y = (float(v) for v in rng.uniform(-cfg.extent, cfg.extent, size=2))
+def _sample_object(rng: np.random.Generator, cfg: SceneConfig, color: str, shape: str, index: int) -> Obj:
+    """Object ``index`` of a scene. ``"ring"`` placement (the real i-CLEVR's law, measured in notebook 01): object 0
+    at the origin, later ones at ``ring_radius +- ring_jitter`` from it at a uniform angle."""
+    size, radius = cfg.sizes[int(rng.integers(len(cfg.sizes)))] if len(cfg.sizes) > 1 else cfg.sizes[0]
+    material = cfg.materials[int(rng.integers(len(cfg.materials)))] if len(cfg.materials) > 1 else cfg.materials[0]
+    if cfg.placement == "uniform":
+        x, y = (float(v) for v in rng.uniform(-cfg.extent, cfg.extent, size=2))
+    elif index == 0:
+        x = y = 0.0
+    else:
+        angle = rng.uniform(0.0, 2.0 * math.pi)
+        distance = cfg.ring_radius + rng.uniform(-cfg.ring_jitter, cfg.ring_jitter)
+        x, y = float(distance * math.cos(angle)), float(distance * math.sin(angle))
     theta = float(rng.uniform(0.0, 2.0 * math.pi))
-    return Obj(shape, color, material, size, radius, x, y, theta)
+    return Obj(shape, color, material, size, radius * dict(cfg.shape_scale).get(shape, 1.0), x, y, theta)
 
 
 def place_scene(labels: list[str], rng: np.random.Generator, cfg: SceneConfig) -> Scene:
@@ -175,9 +197,9 @@ def place_scene(labels: list[str], rng: np.random.Generator, cfg: SceneConfig) -
         counts: list[int] = []
         needs: list[float] = []  # per object: max(minimum pixels, minimum fraction of its on-screen area)
         nearest = np.full(rays[0].shape, INF, dtype=F32)
-        for color, shape in parsed:
+        for index, (color, shape) in enumerate(parsed):
             for _ in range(cfg.object_tries):
-                obj = _sample_object(rng, cfg, color, shape)
+                obj = _sample_object(rng, cfg, color, shape, index)
                 if not _gap_ok(obj, objects, cfg.min_gap):
                     continue
                 hit = primary_hit(camera, rays, obj)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab5_utils.synth import look
 from lab5_utils.synth.raycast import F32, INF, hit_distance, occludes
 from lab5_utils.synth.scene import COLOR_RGB, Scene, SceneConfig
 
@@ -91,6 +92,10 @@ class SceneShading:
                 occ.append((box, soften(mask, rad) * F32(SHADOW_STRENGTH[k])) if mask.any() else None)
             self.ground_occ.append(occ)
         self.ground_env = F32(GROUND_ALBEDO) * (F32(AMBIENT) + sum(float(d.mean()) for d in self.ground_diffuse))
+        self.floor = None  # the real look: the fitted floor, darkened by the ratio of shadowed to unshadowed light
+        if cfg.look == "real":
+            self.floor = look.floor_linear(scene.camera.width, scene.camera.height)
+            self.ground_unshadowed = F32(AMBIENT) + sum(self.ground_diffuse)
         self.objects = [self._object_terms(i, cx, cy, cz) for i in range(len(scene.objects))]
 
     def _object_terms(self, i: int, cx: np.float32, cy: np.float32, cz: np.float32) -> dict:
@@ -153,10 +158,13 @@ class SceneShading:
                     np.minimum(nearest, dist, out=nearest)
             base = albedo * (F32(0.15) * light[:, None] + env)
             return base + highlight[:, None] * (F32(0.4) + F32(0.6) * albedo)
+        if self.cfg.look == "real":
+            return look.object_rgb(albedo * light[:, None] + highlight[:, None])
         return albedo * light[:, None] + highlight[:, None]
 
-    def frame(self, frame: int) -> tuple[np.ndarray, list[float]]:
-        """Frame with objects ``0..frame``: ``(H, W, 3) uint8`` sRGB image and visible output pixels per object."""
+    def frame(self, frame: int, noise: np.ndarray | None = None) -> tuple[np.ndarray, list[float]]:
+        """Frame with objects ``0..frame``: ``(H, W, 3) uint8`` sRGB image (plus ``noise``, ``(H, W, 3)`` levels,
+        if given) and visible output pixels per object."""
         light = np.full(self.ground_diffuse[0].shape, F32(AMBIENT))
         for k, diffuse in enumerate(self.ground_diffuse):
             vis = np.ones_like(light)
@@ -165,7 +173,11 @@ class SceneShading:
                     (r0, r1, c0, c1), occ = item
                     vis[r0:r1, c0:c1] *= F32(1.0) - occ
             light += vis * diffuse
-        image = np.repeat((F32(GROUND_ALBEDO) * light)[:, :, None], 3, axis=2)
+        if self.floor is None:
+            image = np.repeat((F32(GROUND_ALBEDO) * light)[:, :, None], 3, axis=2)
+        else:
+            shade = F32(1.0) - F32(look.SHADOW_DEPTH) * (F32(1.0) - light / self.ground_unshadowed)
+            image = self.floor * shade[:, :, None]
         hits = self.scene.hits[: frame + 1]
         nearest = np.min(np.stack([h.t for h in hits]), axis=0)
         ss = self.cfg.supersample
@@ -179,10 +191,21 @@ class SceneShading:
             image[r0 + rows[front], c0 + cols[front]] = rgb[front]
             counts.append(round(int(np.count_nonzero(front)) / ss**2, 2))
         small = sum(image[a::ss, b::ss] for a in range(ss) for b in range(ss)) * F32(1.0 / ss**2)
-        return _GAMMA_LUT[(np.clip(small, 0.0, 1.0) * 4095.0 + 0.5).astype(np.int32)], counts
+        encoded = _GAMMA_LUT[(np.clip(small, 0.0, 1.0) * 4095.0 + 0.5).astype(np.int32)]
+        if noise is not None:
+            encoded = np.clip(np.rint(encoded + noise), 0, 255).astype(np.uint8)
+        return encoded, counts
 
 
-def render_scene(scene: Scene, cfg: SceneConfig, frames: list[int]) -> list[tuple[np.ndarray, list[float]]]:
-    """Render the given frames of a placed scene: per frame ``((H, W, 3) uint8, visible pixels per object)``."""
+def render_scene(scene: Scene, cfg: SceneConfig, frames: list[int],
+                 noise_seed: list[int] | None = None) -> list[tuple[np.ndarray, list[float]]]:
+    """Render the given frames of a placed scene: per frame ``((H, W, 3) uint8, visible pixels per object)``.
+
+    With ``cfg.noise_sd > 0`` one Gaussian noise field seeded by ``noise_seed`` is added to every frame."""
     shading = SceneShading(scene, cfg)
-    return [shading.frame(f) for f in frames]
+    noise = None
+    if cfg.noise_sd > 0:
+        if noise_seed is None:
+            raise ValueError("render_scene: noise_sd > 0 needs a noise_seed")
+        noise = np.random.default_rng(noise_seed).normal(0.0, cfg.noise_sd, (cfg.height, cfg.width, 3)).astype(F32)
+    return [shading.frame(f, noise) for f in frames]

@@ -7,6 +7,8 @@ Every family module (``dcgan``, ``sagan``, ``wgan``, ``sngan``, ``projected``, `
 * ``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in ``[-1, 1]``; ``G.z_dim`` is the noise size;
 * ``D(x: (B, 3, 64, 64) in [-1, 1], y: (B, 24)) -> (score (B,), aux_logits (B, 24) or None)``, score high for real.
 
+A run trains ``arch``'s discriminator and, unless ``cfg.generator`` names another family, ``arch``'s generator.
+
 Conditioning designs are orthogonal to the family: ``g_cond`` in ``concat``/``cbn`` and ``d_cond`` any
 ``+``-join of ``concat``/``projection``/``acgan`` (see :mod:`lab5_utils.gan.config`).
 """
@@ -33,7 +35,7 @@ def build_generator(cfg: TrainConfig, seed: int | None = None) -> nn.Module:
     """The generator of ``cfg``, initialised from ``seed`` (default ``cfg.seed``) without touching global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed if seed is None else seed)
-        return GENERATORS[cfg.arch](z_dim=cfg.z_dim, channels=cfg.g_channels, cond=cfg.g_cond,
+        return GENERATORS[cfg.generator_design](z_dim=cfg.z_dim, channels=cfg.g_channels, cond=cfg.g_cond,
                                     embed_dim=cfg.embed_dim, attn_res=cfg.g_attn_res)
 
 
