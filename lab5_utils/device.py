@@ -15,6 +15,21 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def configure_cuda(device: torch.device) -> None:
+    """On a CUDA device: cuDNN picks the fastest convolution for our fixed 64x64 shapes (``cudnn.benchmark``) and
+    fp32 matmuls and convolutions may use TF32 (the current ``fp32_precision`` API; the older ``allow_tf32`` flags
+    where it is missing). A no-op elsewhere. Process-wide settings, made by the trainer when it starts on CUDA."""
+    if device.type != "cuda":
+        return
+    torch.backends.cudnn.benchmark = True
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        torch.backends.cudnn.conv.fp32_precision = "tf32"
+    else:  # pragma: no cover - older torch
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
 def configure_threads(requested: int | None = None) -> int:
     """Set torch's intra-op threads to ``requested``, else ``$LAB5_THREADS``, else (unless ``OMP_NUM_THREADS`` is
     set) the CPUs this process may run on (``os.sched_getaffinity``: what ``taskset`` or a container lends, where

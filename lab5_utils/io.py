@@ -2,9 +2,9 @@
 the sha256 that names a file in logs and metrics.
 
 An atomic write serialises in memory, writes a temp file ``.<name>.tmp<pid>`` in the target's folder with
-Python's ``write`` + ``fsync`` and renames it over the target: a reader sees the old file or the new one, never half
-of one; a full disk is an ``OSError`` (ENOSPC) and leaves the old file as it was. Loading never suggests
-``weights_only=False`` (which would run code from the file).
+Python's ``write`` + ``fsync``, renames it over the target and ``fsync``s the folder: a reader sees the old file or
+the new one, never half of one; a full disk is an ``OSError`` (ENOSPC) and leaves the old file as it was. Loading
+never suggests ``weights_only=False`` (which would run code from the file).
 """
 
 from __future__ import annotations
@@ -39,10 +39,22 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_folder(path.parent)  # the rename itself survives a power cut only once the folder is on disk
     finally:
         if tmp.exists() or tmp.is_symlink():
             tmp.unlink()
     return path
+
+
+def fsync_folder(folder: Path) -> None:
+    """``fsync`` a folder (its entries: a rename into it), where the OS allows it (not on Windows)."""
+    if os.name == "nt":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def save_torch(obj: Any, path: str | Path) -> Path:
@@ -69,10 +81,29 @@ def load_weights_only(path: str | Path, map_location: Any = "cpu", what: str = "
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} not found")
+    kind = describe_non_torch_file(path)
+    if kind:
+        raise ValueError(f"{path}: {kind}, not a torch file; expected a {what}{recovery}")
     try:
         return torch.load(path, weights_only=True, map_location=map_location)
     except Exception as err:  # unpickling errors come in many types
         raise ValueError(f"{path}: cannot be read as a {what}: {_reason(err)}{recovery}") from err
+
+
+def describe_non_torch_file(path: Path) -> str | None:
+    """What a file plainly is when it cannot be a torch checkpoint (an empty file, a text file and its first line);
+    ``None`` when it might be one (a zip archive or binary data: ``torch.load`` says more)."""
+    with open(path, "rb") as handle:
+        head = handle.read(256)
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK") or head[:1] == b"\x80":
+        return None  # torch's zip format, or a legacy pickle
+    text = head.decode("utf-8", errors="replace")
+    if not all(c.isprintable() or c in "\r\n\t" for c in text[:-4]):  # (the cut may split the last character)
+        return None
+    first = text.strip().splitlines()[0][:60] if text.strip() else ""
+    return f"a text file ({first!r})"
 
 
 def sha256_file(path: str | Path) -> str:

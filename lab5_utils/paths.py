@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +85,58 @@ def weights_dir() -> Path:
     return base / "real" if weights_kind() == "real" else base
 
 
+MANIFEST_FILE = "manifest.json"  # beside the shipped files: each one's sha256 and provenance
+UNVERIFIED_ENV = "LAB5_WEIGHTS_UNVERIFIED"  # set to 1 to use a weights file its manifest does not vouch for
+
+
 def shipped(name: str) -> Path | None:
-    """``weights_dir()/name`` if it exists (``GENERATOR_FILE`` or ``JUDGE_FILE``), else ``None``."""
+    """``weights_dir()/name`` if it exists (``GENERATOR_FILE``, ``JUDGE_FILE``, ...), checked against the sha256 of
+    its ``manifest.json`` (:func:`verify_shipped`), else ``None``."""
     path = weights_dir() / name
-    return path if path.is_file() else None
+    if not path.is_file():
+        return None
+    verify_shipped(path)
+    return path
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_shipped(path: Path) -> None:
+    """A shipped file must match the sha256 that ``manifest.json`` beside it lists: a changed, corrupt, replaced or
+    unlisted file is a one-line ``ValueError`` naming it, unless ``$LAB5_WEIGHTS_UNVERIFIED`` is set (a user's own
+    export, on purpose). Hashed once per file version (size and mtime)."""
+    if os.environ.get(UNVERIFIED_ENV):
+        return
+    listing = path.parent / MANIFEST_FILE
+    override = f"(to use it anyway, e.g. your own export: {UNVERIFIED_ENV}=1)"
+    try:
+        expected = json.loads(listing.read_text())[path.name]["sha256"]
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no {MANIFEST_FILE} beside it to check it against {override}") from None
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path}: not listed with a sha256 in {listing} {override}") from None
+    stat = path.stat()
+    actual = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if actual != expected:
+        raise ValueError(f"{path}: sha256 {actual[:12]} differs from {listing} ({str(expected)[:12]}): a changed, "
+                         f"corrupt or replaced file; restore it (git checkout -- {path}) {override}")
+
+
+@contextlib.contextmanager
+def filling(target: str | Path) -> Iterator[None]:
+    """Hold the file lock ``<target>.lock`` while a cache entry (a render, a trained judge or classifier) is made:
+    a second process asking for the same entry waits, then finds it made instead of making it again. Callers
+    check for the entry again inside the block. (``filelock``: works on every OS; a killed holder frees it.)"""
+    from filelock import FileLock
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{target}.lock"):
+        yield

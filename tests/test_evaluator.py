@@ -178,7 +178,7 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"wrong shapes: fc\.0\.weight"):
         E.load_judge(tmp_path / "ten.pth")
     torch.save(E.build_judge().state_dict(), tmp_path / "bare.pth")
-    with pytest.raises(ValueError, match=r"bare\.pth: expected a dict \{'model'"):
+    with pytest.raises(ValueError, match=r"bare\.pth: a bare state_dict .*torch\.save\(\{'model'"):
         E.load_judge(tmp_path / "bare.pth")
     torch.save(E.build_judge(), tmp_path / "pickled.pth")  # a whole pickled module: not weights-only
     with pytest.raises(ValueError, match=r"pickled\.pth: cannot be read"):
@@ -304,3 +304,22 @@ def test_python_dash_m_dispatch(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lab5_utils", "evaluator", "train", "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--epochs" in result.stdout and "--data" in result.stdout
+
+
+def test_judge_files_of_the_wrong_kind_say_what_they_are_and_what_to_do(tmp_path: Path) -> None:
+    """Probe (issue 21): a bare ResNet18 state_dict failed with one 3,484-character line of 122 keys and no hint;
+    a text file said 'pop from empty list'."""
+    model = E.build_judge()
+    torch.save(model.state_dict(), tmp_path / "bare.pth")
+    with pytest.raises(ValueError) as caught:
+        E.load_judge(tmp_path / "bare.pth")
+    message = str(caught.value)
+    assert "bare state_dict" in message and "{'model': state_dict}" in message and len(message) < 400
+    (tmp_path / "notes.txt").write_text("best checkpoint: epoch 80\n")
+    with pytest.raises(ValueError, match=r"notes\.txt: a text file \('best checkpoint: epoch 80'\), not a torch"):
+        E.load_judge(tmp_path / "notes.txt")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.pth: an empty file"):
+        E.load_judge(tmp_path / "empty.pth")
+    torch.save({"model": model.state_dict()}, tmp_path / "good.pth")
+    assert E.load_judge(tmp_path / "good.pth") is not None

@@ -68,3 +68,12 @@ def test_the_budget_is_run_presets_keyword_arguments(env: pytest.MonkeyPatch, tm
     budget = NotebookParams.from_env("dcgan").budget()
     accepted = inspect.signature(run_preset).parameters
     assert set(budget) <= set(accepted) and budget["data_root"] == tmp_path and budget["frechet_samples"] == 2048
+
+
+def test_the_parameters_cell_names_the_device_and_warns_before_a_full_cpu_run(env: pytest.MonkeyPatch) -> None:
+    full = NotebookParams.from_env("dcgan", fast=False, smoke=False)
+    assert full.epochs and "WARNING: a full run" in full.describe("cpu") and "days" in full.describe("cpu")
+    assert "WARNING" not in full.describe("cuda") and "device: cuda" in full.describe("cuda")
+    capped = NotebookParams.from_env("dcgan", fast=False, smoke=False, train_minutes=5)
+    assert "WARNING" not in capped.describe("cpu") and "capped at 5 training minutes" in capped.describe("cpu")
+    assert "WARNING" not in NotebookParams.from_env("dcgan", fast=True).describe("cpu")

@@ -261,3 +261,90 @@ def test_asking_for_a_gpu_on_a_cpu_machine_is_one_line(tmp_path: Path) -> None:
     done = _cli("train", "--preset", "tiny_dcgan", "--steps", "1", "--device", "cuda", cwd=tmp_path)
     assert done.returncode == 2 and "'cuda': no CUDA device on this machine" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_writes_last_pt_at_the_step_it_stopped_names_it_and_resumes_exactly(tmp_path: Path) -> None:
+    """Probe (issue 21): Ctrl-C during ``train`` saved nothing, and the message promised a resume from a checkpoint
+    that did not exist (a resume at step ~152 restarted from 0)."""
+    cfg, data = PRESETS["tiny_sngan"], random_dataset(8)
+    trainer = Trainer(cfg, data, tmp_path / "run", device="cpu", progress=False)
+    one_step = trainer.train_step
+
+    def step_then_ctrl_c() -> dict:
+        values = one_step()
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as the terminal sends it, in the middle of the run
+        return values
+
+    trainer.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt, match=r"step 3 .*last\.pt.*--resume"):
+        trainer.run(steps=10)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run restores the handler
+    resumed = Trainer(cfg, data, tmp_path / "run", resume=True, device="cpu", progress=False).run(steps=5)
+    full = Trainer(cfg, data, tmp_path / "full", device="cpu", progress=False).run(steps=5)
+    for key, value in full.G_ema.state_dict().items():
+        assert torch.equal(value, resumed.G_ema.state_dict()[key]), key
+
+
+FILL_CACHE = textwrap.dedent("""
+    import sys
+    from lab5_utils.data import default
+    from lab5_utils.judge import cache
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            with open(sys.argv[1], "a") as log:
+                log.write(name + "\\n")
+            return function(*args, **kwargs)
+        return wrapper
+
+    default.render_dataset = counted("render", default.render_dataset)
+    cache.train_judge = counted("train", cache.train_judge)
+    print(cache.ensure_judge(progress=False))
+""")
+
+
+def test_two_processes_filling_an_empty_cache_render_and_train_once(tmp_path: Path) -> None:
+    """Probe (issue 21): both rendered the default and both trained the judge; the loser's metrics named a judge
+    file the other one replaced."""
+    env = {**os.environ, "LAB5_CACHE": str(tmp_path / "cache"), "LAB5_FAST": "1", "LAB5_THREADS": "1"}
+    env.pop("LAB5_JUDGE", None)
+    runs = [subprocess.Popen([sys.executable, "-c", FILL_CACHE, str(tmp_path / "calls.log")], env=env,
+                             stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    paths = [run.communicate(timeout=300)[0].strip() for run in runs]
+    assert all(run.returncode == 0 for run in runs)
+    assert paths[0] == paths[1] and Path(paths[0]).is_file()
+    assert sorted((tmp_path / "calls.log").read_text().split()) == ["render", "train"]
+
+
+def test_train_refuses_a_data_folder_without_train_json_before_any_long_work(tmp_path: Path) -> None:
+    """Probe (issue 21): --data without train.json was refused only after a judge had been rendered and trained."""
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    env = {**os.environ, "LAB5_CACHE": str(tmp_path / "cache"), "LAB5_FAST": "1", "LAB5_WEIGHTS": str(tmp_path)}
+    env.pop("LAB5_JUDGE", None)
+    done = subprocess.run([sys.executable, "-m", "lab5_utils", "train", "--preset", "tiny_sngan", "--data",
+                           str(tmp_path / "data"), "--steps", "1", "--out", str(tmp_path / "run"), "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "train.json" in done.stderr and str(tmp_path / "data") in done.stderr
+    rendered = [p.name for p in (tmp_path / "cache").glob("*")] if (tmp_path / "cache").exists() else []
+    assert not any(name.startswith(("judge", "synthetic")) for name in rendered), rendered
+
+
+def test_render_workers_die_with_their_parent(tmp_path: Path) -> None:
+    """Probe (issue 21): after ``kill -9`` of ``render`` its workers kept writing, and ~60 BrokenPipeError
+    tracebacks followed."""
+    out = tmp_path / "render"
+    parent = subprocess.Popen([sys.executable, "-m", "lab5_utils", "render", "--out", str(out), "--scenes", "400",
+                               "--workers", "2", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "images").glob("*.png"))) < 6:
+        time.sleep(0.2)
+    parent.kill()  # SIGKILL: no cleanup in the parent
+    # the workers hold the parent's stderr pipe: it reaches end-of-file only when every one of them has exited
+    _, stderr = parent.communicate(timeout=30)
+    count = len(list((out / "images").glob("*.png")))
+    time.sleep(2)
+    assert len(list((out / "images").glob("*.png"))) == count < 1200
+    assert "Traceback" not in stderr and not (out / "train.json").exists()

@@ -155,3 +155,36 @@ def test_the_weights_kind_picks_the_real_folder(tmp_path: Path, monkeypatch: pyt
     assert cli_main(["generate", "--weights", "nope", "--out", str(tmp_path / "g.png")]) == 2
     assert cli_main(["generate", "--weights=real", "--out", str(tmp_path / "g.png")]) == 2  # none shipped there
     assert os.environ["LAB5_WEIGHTS_KIND"] == "real"
+
+
+def test_a_changed_shipped_file_is_refused_on_load_unless_asked(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probe (issue 21): flipped bytes in generator.pt or judge.pth, or another checkpoint in generator.pt's place,
+    loaded silently and gave noise or chance-level numbers with exit 0."""
+    from lab5_utils.judge.cache import ensure_judge
+
+    folder = tmp_path / "w"
+    W.export_generator(_run(tmp_path), folder / GENERATOR_FILE, {})
+    W.export_judge(save_course_format(build_judge(), tmp_path / "j.pth"), folder / JUDGE_FILE)
+    W.write_manifest(folder, {GENERATOR_FILE: {"command": "test"}, JUDGE_FILE: {"command": "test"}})
+    monkeypatch.setenv("LAB5_WEIGHTS", str(folder))
+    monkeypatch.delenv("LAB5_FAST", raising=False)
+    monkeypatch.delenv("LAB5_WEIGHTS_UNVERIFIED", raising=False)
+    assert W.load_shipped_generator() is not None and ensure_judge() == folder / JUDGE_FILE  # intact: loads
+    data = bytearray((folder / JUDGE_FILE).read_bytes())
+    data[len(data) // 2: len(data) // 2 + 8] = bytes(8)
+    (folder / JUDGE_FILE).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"{JUDGE_FILE}: sha256 .* differs from .*manifest.json"):
+        ensure_judge()
+    other = Trainer(PRESETS["tiny_wgan_gp"], random_dataset(8), tmp_path / "other", device="cpu", progress=False)
+    other.run(steps=1)
+    (folder / GENERATOR_FILE).unlink()
+    W.export_generator(tmp_path / "other" / "last.pt", folder / GENERATOR_FILE, {})
+    with pytest.raises(ValueError, match=rf"{GENERATOR_FILE}: sha256 .*LAB5_WEIGHTS_UNVERIFIED=1"):
+        W.load_shipped_generator()
+    monkeypatch.setenv("LAB5_WEIGHTS_UNVERIFIED", "1")  # a user's own export, on purpose
+    assert W.load_shipped_generator() is not None and ensure_judge() == folder / JUDGE_FILE
+    monkeypatch.delenv("LAB5_WEIGHTS_UNVERIFIED")
+    (folder / W.MANIFEST).unlink()
+    with pytest.raises(ValueError, match="no manifest.json"):
+        W.load_shipped_generator()

@@ -65,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        hint = ": the run continues from its last checkpoint with --resume" if argv[0] == "train" else ""
-        print(f"interrupted{hint}", file=sys.stderr)
+    except KeyboardInterrupt as err:  # the trainer's says which step last.pt holds; anything else saved nothing
+        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
         return 130

@@ -11,6 +11,7 @@ from pathlib import Path
 from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_int, writable_folder
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.data.default import default_data_root, ensure_judge_data
+from lab5_utils.device import default_device
 from lab5_utils.evaluation.metrics import ceiling_options, evaluate_by_judges, format_metrics_table
 from lab5_utils.evaluation.real import heldout_report
 from lab5_utils.evaluation.weights import shipped_generator_path
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> int:
     train.add_argument("--tiny", action="store_true", help="a tiny CI judge, marked so in its meta; never report it")
     evaluate = sub.add_parser("eval", help="course accuracy of a judge on a data folder")
     for p in (train, evaluate):
-        p.add_argument("--device", type=device_arg, default="cpu")
+        p.add_argument("--device", type=device_arg, default=None, help="cuda / cpu (default: cuda if available)")
         p.add_argument("--no-progress", action="store_true")
     evaluate.add_argument("--judge", type=Path, default=None, help="checkpoint (default: $LAB5_JUDGE or our judge)")
     evaluate.add_argument("--data", type=Path, default=None, help="folder with train.json + images")
@@ -58,6 +59,8 @@ def main(argv: list[str]) -> int:
     ensure = sub.add_parser("ensure", help="print the judge path, training it on first use")
     ensure.add_argument("--second", action="store_true", help="the second, independent judge instead")
     args = parser.parse_args(argv)
+    if getattr(args, "device", None) is None:
+        args.device = default_device()
     if args.command == "ensure":
         print(ensure_second_judge() if args.second else ensure_judge())
         return 0

@@ -26,6 +26,7 @@ from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS, get_config, parse_overrides
+from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.judge.model import judge_meta
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
 from lab5_utils.paths import GENERATOR_FILE, JUDGE2_FILE, JUDGE_FILE, cache_root
@@ -67,8 +68,8 @@ def main(argv: list[str]) -> int:
     if args.train_minutes is None and args.epochs is None and args.steps is None:
         raise ValueError("give a budget: --train-minutes, --epochs and/or --steps")
     out = args.out or Path("runs") / cfg.name
-    if (out / "last.pt").is_file() and not args.resume:
-        raise FileExistsError(f"{out / 'last.pt'} exists: pass --resume to continue that run, or another --out")
+    if RunFolder(out).last.is_file() and not args.resume:
+        raise FileExistsError(f"{RunFolder(out).last} exists: pass --resume to continue that run, or another --out")
 
     writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
     writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
@@ -76,8 +77,9 @@ def main(argv: list[str]) -> int:
                          data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
                          frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,
                          second_judge=args.second_judge)
+    files = RunFolder(out)
     print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
-          f"of training on {summary['hardware']}; {out / 'last.pt'}, {out / 'metrics.json'}, {out / 'stats.jsonl'}")
+          f"of training on {summary['hardware']}; {files.last}, {files.metrics}, {files.stats}")
     for which in ("G_ema", "G_ema_judge2"):
         if which in summary["results"]:
             print(format_metrics_table(summary["results"][which]))
@@ -123,14 +125,15 @@ def main_export(argv: list[str]) -> int:
     p.add_argument("--label", default=None,
                    help="what the files were trained on, for people (e.g. 'the real i-CLEVR training images')")
     args = p.parse_args(argv)
-    summary = json.loads((args.run / "metrics.json").read_text())
+    run = RunFolder(args.run)
+    summary = json.loads(run.metrics.read_text())
     names = (GENERATOR_FILE, JUDGE_FILE) + ((JUDGE2_FILE,) if summary.get("judge2") else ())
     problems = [f"{args.out / name} exists (shipped weights are written once)"
                 for name in names if (args.out / name).exists()]
-    if summary.get("last_sha256") != file_digest(args.run / "last.pt"):
-        problems.append(f"{args.run / 'metrics.json'} does not measure {args.run / 'last.pt'} (train --resume first)")
+    if summary.get("last_sha256") != file_digest(run.last):
+        problems.append(f"{run.metrics} does not measure {run.last} (train --resume first)")
     if summary.get("judge_tiny"):
-        problems.append(f"{args.run / 'metrics.json'} was measured with a TINY test judge")
+        problems.append(f"{run.metrics} was measured with a TINY test judge")
     if problems:
         raise ValueError("; ".join(problems))
     repo = Path(__file__).resolve().parents[1]
@@ -146,7 +149,7 @@ def main_export(argv: list[str]) -> int:
                  "data_images": summary.get("images"), "excluded_scenes": summary.get("excluded_scenes", 0),
                  "judge_sha256": summary["judge_sha256"], "accuracies": accuracies}
     args.out.mkdir(parents=True, exist_ok=True)
-    export_generator(args.run / "last.pt", args.out / GENERATOR_FILE, generator)
+    export_generator(run.last, args.out / GENERATOR_FILE, generator)
     files = {GENERATOR_FILE: generator}
     for name, key in ((JUDGE_FILE, "judge"), (JUDGE2_FILE, "judge2")):
         if summary.get(key):

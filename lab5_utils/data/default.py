@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from lab5_utils.data.dataset import listing_path
-from lab5_utils.paths import cache_dir, fast_mode
+from lab5_utils.paths import cache_dir, fast_mode, filling
 from lab5_utils.synth.render import RENDERER_VERSION, render_dataset
 
 DEFAULT_SCENES = 6003  # as many scenes as the real train.json: 18,009 images
@@ -23,9 +23,16 @@ def ensure_judge_data(progress: bool = True, seed: int = JUDGE_SEED) -> Path:
     """A judge's own synthetic set (``JUDGE_SCENES`` scenes of render seed ``seed``, default ``JUDGE_SEED``;
     ``FAST_SCENES`` in fast mode), rendered once into the cache."""
     scenes = FAST_SCENES if fast_mode() else JUDGE_SCENES
-    root = cache_dir() / f"judge_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}"
+    return _rendered(cache_dir() / f"judge_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}", scenes, seed,
+                     progress)
+
+
+def _rendered(root: Path, scenes: int, seed: int, progress: bool) -> Path:
+    """``root``, rendered there first unless complete (one process renders; any other waits for it)."""
     if not (root / "train.json").is_file():
-        render_dataset(root, scenes=scenes, seed=seed, progress=progress)
+        with filling(root):
+            if not (root / "train.json").is_file():
+                render_dataset(root, scenes=scenes, seed=seed, progress=progress)
     return root
 
 
@@ -40,10 +47,8 @@ def ensure_synthetic_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED
     """The synthetic i-CLEVR set of ``scenes`` scenes and render ``seed`` in the cache (whatever ``$LAB5_DATA``
     says), rendered there once if it is not complete yet. A render is complete when ``train.json`` exists (the
     renderer writes it last), so an interrupted render is redone rather than used half-written."""
-    root = cache_dir() / f"synthetic_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}"
-    if not (root / "train.json").is_file():
-        render_dataset(root, scenes=scenes, seed=seed, progress=progress)
-    return root
+    return _rendered(cache_dir() / f"synthetic_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}", scenes, seed,
+                     progress)
 
 
 def ensure_default_data(scenes: int = DEFAULT_SCENES, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:

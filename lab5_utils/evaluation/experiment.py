@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.data.dataset import content_key, load_arrays, rows_outside
+from lab5_utils.data.dataset import content_key, listing_path, load_arrays, rows_outside
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import default_device, describe_device
 from lab5_utils.evaluation.metrics import (
@@ -36,6 +36,7 @@ from lab5_utils.evaluation.metrics import (
 )
 from lab5_utils.gan.classifier import ensure_classifier, load_classifier
 from lab5_utils.gan.config import get_config
+from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.io import atomic_write, sha256_file
 from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
@@ -80,7 +81,8 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
     is picked on the same condition files and would be optimistic."""
     cfg = get_config(preset, **dict(overrides or {}))
     out_dir = Path(out_dir)
-    root = Path(data_root) if data_root else ensure_default_data(progress=progress)
+    root = Path(data_root).expanduser() if data_root else ensure_default_data(progress=progress)
+    listing_path(root)  # a folder without train.json: an error naming it before any judge is rendered or trained
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
     judge2_path = ensure_second_judge(progress=progress) if second_judge else None
     excluded = judges_heldout(root, judge_path, judge2_path)
@@ -98,7 +100,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
         request["excluded_scenes"] = hashlib.sha256(json.dumps(sorted(excluded)).encode()).hexdigest()[:16]
     if judge2_path is not None:  # the cross-check: another judge, own data and seed, never seen by training
         request["judge2_sha256"] = file_digest(judge2_path)
-    metrics_file, last = out_dir / "metrics.json", out_dir / "last.pt"
+    metrics_file, last = RunFolder(out_dir).metrics, RunFolder(out_dir).last
     if metrics_file.is_file() and last.is_file():
         try:
             saved = json.loads(metrics_file.read_text())

@@ -19,9 +19,9 @@ import torch
 from lab5_utils.gan.checkpoint import load_checkpoint, load_generator
 from lab5_utils.io import atomic_write, save_torch, sha256_file
 from lab5_utils.judge.model import load_course_format
-from lab5_utils.paths import GENERATOR_FILE, shipped, weights_dir
+from lab5_utils.paths import GENERATOR_FILE, MANIFEST_FILE, shipped, weights_dir
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_FILE
 
 
 def _half(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

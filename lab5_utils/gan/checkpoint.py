@@ -20,6 +20,7 @@ from torch import nn
 
 from lab5_utils.gan.config import TrainConfig, config_from_dict
 from lab5_utils.gan.models import build_generator
+from lab5_utils.gan.run_folder import LAST_FILE
 from lab5_utils.io import load_weights_only, save_torch
 
 FORMAT = "lab5_utils.gan/1"
@@ -40,7 +41,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Load a GAN checkpoint (``weights_only=True``); a missing or foreign file raises an error naming it."""
     path = Path(path)
     recovery = (" (if it is a run's last.pt cut short: copy best.pt over it to resume from there, or start anew "
-                "without --resume)" if path.name == "last.pt" else "")
+                "without --resume)" if path.name == LAST_FILE else "")
     ckpt = load_weights_only(path, map_location, "lab5_utils GAN checkpoint", recovery)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not a lab5_utils GAN checkpoint (format {FORMAT!r} expected)")

@@ -24,7 +24,7 @@ from lab5_utils.device import default_device
 from lab5_utils.judge.fit import JudgeConfig, fit_folder, fit_multilabel
 from lab5_utils.judge.model import load_course_format
 from lab5_utils.labels import NUM_CLASSES
-from lab5_utils.paths import fast_mode, keyed_cache_file
+from lab5_utils.paths import fast_mode, filling, keyed_cache_file
 
 FORMAT = "lab5_utils aux classifier v1"
 
@@ -83,7 +83,7 @@ def fit_classifier(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
     """Train on ``images: (N,3,64,64) uint8``, ``labels: (N,24)``, ``scenes`` (per image, for the held-out
     split); returns ``(model in eval mode, meta)`` with the held-out top-k accuracy per epoch."""
     model, meta = fit_multilabel(images, labels, scenes, config, device, progress,
-                                 build=lambda: AuxClassifier(config.width), logits=_logits)
+                                 build=lambda: AuxClassifier(config.width), logits=_logits, name="aux classifier")
     meta.update(format=FORMAT, classifier_config=asdict(config))
     return model, meta  # type: ignore[return-value]
 
@@ -131,8 +131,11 @@ def ensure_classifier(data_root: str | Path, config: ClassifierConfig | None = N
     config = config or (ClassifierConfig.tiny_config() if fast_mode() else ClassifierConfig())
     path = classifier_cache_path(data_root, config, exclude_scenes)
     if not path.is_file():
-        if progress:
-            print(f"training the aux classifier on {data_root} (first use; cached at {path})", file=sys.stderr)
-        train_classifier(data_root, path, config, device=device or default_device(), progress=progress,
-                         exclude_scenes=exclude_scenes)
+        with filling(path):  # one process trains it; another asking meanwhile waits and uses it
+            if not path.is_file():
+                if progress:
+                    print(f"training the aux classifier on {data_root} (first use; cached at {path})",
+                          file=sys.stderr)
+                train_classifier(data_root, path, config, device=device or default_device(), progress=progress,
+                                 exclude_scenes=exclude_scenes)
     return path

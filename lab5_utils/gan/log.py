@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lab5_utils.gan.run_folder import STATS_FILE
 from lab5_utils.io import atomic_write
 
 
@@ -92,7 +93,7 @@ def _parse_lines(path: Path) -> tuple[list[tuple[str, Any]], list[int]]:
 def read_stats(path: str | Path) -> list[dict[str, Any]]:
     """All rows of a ``stats.jsonl`` file (a run folder or the file itself)."""
     path = Path(path)
-    path = path / "stats.jsonl" if path.is_dir() else path
+    path = path / STATS_FILE if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no stats file")
     parsed, torn = _parse_lines(path)

@@ -12,6 +12,7 @@ not locked.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -29,6 +30,46 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = "run.lock"
+LAST_FILE, BEST_FILE, STATS_FILE, METRICS_FILE = "last.pt", "best.pt", "stats.jsonl", "metrics.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFolder:
+    """Where a run keeps what: every file name of a run folder is spelt here and nowhere else."""
+
+    root: Path
+
+    @property
+    def last(self) -> Path:
+        """The latest checkpoint: what ``--resume`` continues and what every reported number reads."""
+        return self.root / LAST_FILE
+
+    @property
+    def best(self) -> Path:
+        """The checkpoint of the best evaluation (picked on the condition files: optimistic, never reported)."""
+        return self.root / BEST_FILE
+
+    @property
+    def stats(self) -> Path:
+        """The training log, one JSON object per log step or evaluation."""
+        return self.root / STATS_FILE
+
+    @property
+    def metrics(self) -> Path:
+        """The measured result of ``run_preset`` (its request, the last checkpoint's sha256, the tables)."""
+        return self.root / METRICS_FILE
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
+
+    def diagnostic(self, step: int) -> Path:
+        """The checkpoint written when a loss turns non-finite at ``step``."""
+        return self.root / f"nan_step{step}.pt"
+
+    def run_files(self) -> tuple[Path, Path, Path]:
+        """What a fresh start sets aside: the log and both checkpoints of an earlier run."""
+        return self.stats, self.last, self.best
 
 
 class RunLockedError(RuntimeError):

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.device import default_device
+from lab5_utils.device import configure_cuda, default_device
 from lab5_utils.gan.config import TrainConfig
 from lab5_utils.gan.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.gan.models import build_models
@@ -70,6 +70,7 @@ class GanStep:
                              "classifier (classifier=load_classifier(ensure_classifier(data_root)))")
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else default_device()
+        configure_cuda(self.device)
         images, labels = as_arrays(data)
         self.G, self.D = build_models(cfg)
         if hasattr(self.G, "fit_layout"):  # a generator that learns its layout from the training scenes' frames

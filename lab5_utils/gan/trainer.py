@@ -11,10 +11,13 @@ same machine: :meth:`Trainer.state_dict` is the checkpoint (:mod:`lab5_utils.gan
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,39 @@ from lab5_utils.gan.checkpoint import FORMAT, check_compatible, load_checkpoint,
 from lab5_utils.gan.config import TrainConfig
 from lab5_utils.gan.log import StatsLog, eta_line
 from lab5_utils.gan.models import attention_gammas
-from lab5_utils.gan.run_folder import RunLock, remove_stale_tmp, set_aside, writing
+from lab5_utils.gan.run_folder import RunFolder, RunLock, remove_stale_tmp, set_aside, writing
 from lab5_utils.gan.step import GanStep
 
 EvalFn = Callable[[nn.Module], Mapping[str, float]]
+
+
+@dataclasses.dataclass
+class _Interrupt:
+    requested: bool = False
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[_Interrupt]:
+    """Within the block, a first Ctrl-C (SIGINT) only sets ``.requested`` (the loop finishes its step, writes
+    last.pt and stops); a second one raises at once. Outside the main thread (no signal handlers there) Ctrl-C
+    keeps its usual effect. The previous handler is restored on exit."""
+    flag = _Interrupt()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.requested:
+            raise KeyboardInterrupt("a second Ctrl-C: stopped mid-step; the run resumes from its last checkpoint")
+        flag.requested = True
+        tqdm.write("Ctrl-C: finishing this step and writing last.pt (press again to stop at once)", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Trainer(GanStep):
@@ -53,15 +85,16 @@ class Trainer(GanStep):
         self.best: dict[str, Any] = {"metric": metric, "value": None, "step": None, "which": None}
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.lock = RunLock(self.out_dir)  # held while the folder changes: here and in run()
-        self.log = StatsLog(self.out_dir / "stats.jsonl")
+        self.files = RunFolder(self.out_dir)
+        self.log = StatsLog(self.files.stats)
         with self.lock:
             remove_stale_tmp(self.out_dir)  # partial writes of a killed run
-            last = self.out_dir / "last.pt"
+            last = self.files.last
             if resume and last.is_file():
                 self.load_state_dict(load_checkpoint(last), where=str(last))
             elif last.is_file():  # a fresh start on an old run (resume=False): the old run's files are kept
-                for name in ("stats.jsonl", "last.pt", "best.pt"):
-                    set_aside(self.out_dir / name, "an earlier run's file, from a fresh start in its folder")
+                for path in self.files.run_files():
+                    set_aside(path, "an earlier run's file, from a fresh start in its folder")
             else:  # a log without last.pt is a run killed before its first checkpoint: kept, never deleted
                 set_aside(self.log.path, "a log that no last.pt accounts for, from a fresh start in the folder")
 
@@ -80,9 +113,13 @@ class Trainer(GanStep):
         limits = ((steps, lambda: self.step), (epochs, lambda: self.batches.epoch),
                   (None if wall_minutes is None else 60 * wall_minutes, lambda: time.monotonic() - start),
                   (None if train_minutes is None else 60 * train_minutes, lambda: self.train_time))
-        with self.lock, tqdm(total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress,
-                             unit="step") as bar:
+        with self.lock, deferred_interrupt() as interrupt, tqdm(
+                total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress, unit="step") as bar:
             while not any(limit is not None and reached() >= limit for limit, reached in limits):
+                if interrupt.requested:  # Ctrl-C: stop at a step boundary, where the checkpoint resumes exactly
+                    self.save(self.files.last)
+                    raise KeyboardInterrupt(f"stopped after step {self.step} and wrote {self.out_dir / 'last.pt'}; "
+                                            "continue with --resume (resume=True)")
                 t0 = time.monotonic()
                 values = self.train_step()
                 self.train_time += time.monotonic() - t0
@@ -102,13 +139,13 @@ class Trainer(GanStep):
                 if self.eval_fn is not None and self.step % self.eval_every == 0:
                     self.evaluate()
                 if self.step % self.cfg.ckpt_every == 0 or time.monotonic() - saved_at >= self.ckpt_seconds:
-                    self.save(self.out_dir / "last.pt")
+                    self.save(self.files.last)
                     saved_at = time.monotonic()
             if self.step == first_step:
                 return self  # the budget was already met: nothing trained, nothing rewritten
             if self.eval_fn is not None and self.step % self.eval_every != 0:
                 self.evaluate()
-            self.save(self.out_dir / "last.pt")
+            self.save(self.files.last)
         return self
 
     def _log_extra(self, images_per_s: float) -> dict[str, Any]:
@@ -136,7 +173,7 @@ class Trainer(GanStep):
             self.log.write(row)
         if self.best["value"] is None or value > self.best["value"]:
             self.best = {"metric": metric, "value": value, "step": self.step, "which": which}
-            self.save(self.out_dir / "best.pt", kind="best")
+            self.save(self.files.best, kind="best")
         return row
 
     # ---- checkpoints ------------------------------------------------------------------------------------------
@@ -163,7 +200,7 @@ class Trainer(GanStep):
             return save_checkpoint(self.state_dict(kind, **extra), path)
 
     def _diagnose(self, losses: Mapping[str, float]) -> str:
-        path = self.save(self.out_dir / f"nan_step{self.step}.pt", kind="diagnostic", losses=dict(losses))
+        path = self.save(self.files.diagnostic(self.step), kind="diagnostic", losses=dict(losses))
         return f"; diagnostic checkpoint: {path}"
 
 

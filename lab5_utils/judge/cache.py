@@ -17,7 +17,7 @@ from lab5_utils.data.dataset import cache_key, content_key, listing_path
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
 from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel
-from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, fast_mode, keyed_cache_file, shipped
+from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, fast_mode, filling, keyed_cache_file, shipped
 
 # The second, independent judge (issue 11's cross-check): another render seed and another training seed.
 SECOND_JUDGE_RENDER_SEED = 2
@@ -95,8 +95,10 @@ def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.devi
         with contextlib.suppress(FileNotFoundError):  # another process may adopt it first
             os.replace(legacy, path)  # cached by an older version under a path-dependent key: never retrain it
     if not path.is_file():
-        device = device or default_device()
-        if progress:
-            print(f"training the judge on {data_root} (first use; cached at {path})", file=sys.stderr)
-        train_judge(data_root, path, config, device=device, progress=progress)
+        with filling(path):  # one process trains it; another asking meanwhile waits and uses it
+            if not path.is_file():
+                device = device or default_device()
+                if progress:
+                    print(f"training the judge on {data_root} (first use; cached at {path})", file=sys.stderr)
+                train_judge(data_root, path, config, device=device, progress=progress)
     return path

@@ -100,7 +100,7 @@ def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
                    config: JudgeConfig = JudgeConfig(), device: str | torch.device = "cpu", progress: bool = True,
                    build: Callable[[], torch.nn.Module] = build_judge,
                    logits: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] = judge_logits,
-                   ) -> tuple[torch.nn.Module, dict[str, Any]]:
+                   name: str = "judge") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Train a multi-label classifier (by default the judge) on in-memory data. ``images: (N,3,64,64) uint8``,
     ``labels: (N,24) float`` multi-hot, ``scenes``: scene id per image (for the held-out split). Returns ``(model in
     eval mode, meta dict)`` with the per-epoch history (train loss, held-out course accuracy) and the training speed
@@ -125,7 +125,7 @@ def fit_multilabel(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
                                                    pct_start=0.2)
     history: list[dict[str, Any]] = []
     seen, train_time = 0, 0.0
-    bar = tqdm(total=config.epochs * steps, desc="judge", unit="step", disable=not progress)
+    bar = tqdm(total=config.epochs * steps, desc=name, unit="step", disable=not progress)  # "judge", "classifier"
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.as_tensor(train_idx)[torch.randperm(len(train_idx), generator=generator)]

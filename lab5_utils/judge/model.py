@@ -171,8 +171,11 @@ def load_course_format(path: str | Path, map_location: MapLocation = "cpu") -> d
     """Read a course-format checkpoint dict with ``torch.load(weights_only=True)``; errors name the file."""
     path = Path(path).expanduser()
     ckpt = load_weights_only(path, map_location, "course-format judge checkpoint {'model': state_dict}")
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        raise ValueError(f"{path}: a bare state_dict ({len(ckpt)} tensors, e.g. {next(iter(ckpt))!r}); the course "
+                         "format wraps it: torch.save({'model': state_dict}, path)")
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), Mapping):
-        keys = list(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        keys = list(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: expected a dict {{'model': state_dict}} (course format), got {keys}")
     return ckpt
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from lab5_utils.evaluation.experiment import headline
 from lab5_utils.evaluation.metrics import CONDITION_FILES
 from lab5_utils.gan.log import read_stats
+from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.labels import class_names
 
 
@@ -54,7 +55,7 @@ def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str 
     for name, s in summaries.items():
         per_step = s["config"]["batch_size"] * s["config"]["n_critic"] / s["images"]
         points, minutes = [], 0.0
-        for row in read_stats(Path(s["out_dir"]) / "stats.jsonl"):
+        for row in read_stats(RunFolder(Path(s["out_dir"])).stats):
             minutes = row["train_time_s"] / 60 if "train_time_s" in row else minutes
             if which in row:
                 points.append((row["step"] * per_step if x == "epoch" else minutes, row[which]["acc_mean"]))
@@ -73,7 +74,7 @@ def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str 
 def plot_losses(run_dir: str | Path, keys: tuple[str, ...] = ("d_loss", "g_loss"),
                 figsize: tuple[float, float] = (8, 3)) -> Figure:
     """Training losses (and GP / aux terms when present) against generator steps, from stats.jsonl."""
-    rows = [r for r in read_stats(Path(run_dir) / "stats.jsonl") if "d_loss" in r]
+    rows = [r for r in read_stats(RunFolder(Path(run_dir)).stats) if "d_loss" in r]
     fig, ax = plt.subplots(figsize=figsize)
     for key in keys + ("gp", "d_aux", "g_aux"):
         points = [(r["step"], r[key]) for r in rows if key in r]  # a lazy GP is not in every row
@@ -105,7 +106,7 @@ def plot_per_class(summary: Mapping[str, Any], which: str = "G_ema", figsize: tu
 
 def plot_attention_gammas(run_dir: str | Path, figsize: tuple[float, float] = (6, 3)) -> Figure:
     """SAGAN's attention gammas (start at 0) against generator steps: evidence that attention is used."""
-    rows = [r for r in read_stats(Path(run_dir) / "stats.jsonl") if any(k.startswith("gamma/") for k in r)]
+    rows = [r for r in read_stats(RunFolder(Path(run_dir)).stats) if any(k.startswith("gamma/") for k in r)]
     fig, ax = plt.subplots(figsize=figsize)
     for key in sorted({k for r in rows for k in r if k.startswith("gamma/")}):
         ax.plot([r["step"] for r in rows], [r.get(key) for r in rows], label=key.removeprefix("gamma/"))

@@ -20,6 +20,7 @@ from lab5_utils.evaluation.metrics import CONDITION_FILES, ceiling_options, eval
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import load_shipped_generator, manifest
 from lab5_utils.gan.checkpoint import load_generator
+from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
 from lab5_utils.paths import GENERATOR_FILE, shipped
@@ -86,10 +87,10 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
     over ``budget["seeds"]`` noise seeds (and, with ``second_judge``, read by the second judge too). With neither,
     it trains."""
     run_dir = Path(run_dir)
-    if train or (run_dir / "last.pt").is_file() or shipped(GENERATOR_FILE) is None:
+    if train or RunFolder(run_dir).last.is_file() or shipped(GENERATOR_FILE) is None:
         summary = run_preset(preset, run_dir, **budget, second_judge=second_judge)
         print(run_line(summary))
-        return load_generator(run_dir / "last.pt", ema=True), summary
+        return load_generator(RunFolder(run_dir).last, ema=True), summary
     G = load_shipped_generator()
     made = manifest()[GENERATOR_FILE]
     print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "

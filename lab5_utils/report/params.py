@@ -81,6 +81,24 @@ class NotebookParams:
         values["figures"] = Path(tempfile.mkdtemp()) if quick else Path(figures)
         return cls(**values)
 
+    def describe(self, device: str | None = None) -> str:
+        """What the parameters cell prints: the device the runs train on, the mode and the budget, and (once, in
+        plain words) a warning when a full run is about to train on a CPU, where it takes days."""
+        import torch
+
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        mode = ("fast (CI: tiny models, numbers mean nothing)" if self.fast else
+                "smoke (CI: the real presets for two steps, numbers mean nothing)" if self.smoke else
+                f"capped at {self.train_minutes:g} training minutes per run" if self.train_minutes else
+                f"full ({self.epochs} epochs per run)")
+        data = self.data_root or f"the synthetic default ({self.scenes} scenes, render seed {self.render_seed})"
+        lines = [f"device: {device}; mode: {mode}; data: {data}; runs in {self.runs}"]
+        if device == "cpu" and not self.quick and not self.train_minutes and self.epochs:
+            lines.append(f"WARNING: a full run ({self.epochs} epochs) is about to train on a CPU, which takes days. "
+                         "Use a GPU kernel, or cap every run with LAB5_MINUTES=60 (how the committed CPU results "
+                         "were made); a run that finished before is resumed, not retrained.")
+        return "\n".join(lines)
+
     @property
     def quick(self) -> bool:
         """A CI run (fast or smoke): its numbers mean nothing."""

@@ -6,6 +6,10 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +62,17 @@ def render_chunk(job: tuple[list[int], list[list[str]], int, SceneConfig, str]) 
             write_png(Path(images) / frame_name(k, t), image)
         records.append(record)
     return records
+
+
+def exit_with_parent() -> None:
+    """Render pool initializer: the worker exits as soon as the process that started it dies (``kill -9``
+    included), instead of rendering on into a folder nobody will complete and printing broken-pipe tracebacks."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from lab5_utils.io import atomic_write
 from lab5_utils.labels import package_file, read_json, validate_condition
-from lab5_utils.synth.frames import render_chunk
+from lab5_utils.synth.frames import exit_with_parent, render_chunk
 from lab5_utils.synth.scene import COLOR_RGB, SHAPE_NAMES, SceneConfig, place_scene
 from lab5_utils.synth.shade import render_scene
 
@@ -115,7 +115,7 @@ def render_dataset(
             results = map(render_chunk, jobs)
             pool = None
         else:
-            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
+            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=exit_with_parent)
             results = pool.imap(render_chunk, jobs)
         try:
             for chunk in results:
