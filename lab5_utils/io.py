@@ -9,6 +9,7 @@ never suggests ``weights_only=False`` (which would run code from the file).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -50,9 +51,15 @@ def fsync_folder(folder: Path) -> None:
     """``fsync`` a folder (its entries: a rename into it), where the OS allows it (not on Windows)."""
     if os.name == "nt":
         return
-    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(descriptor)
+    except OSError as err:  # some mounts (network, 9p, drvfs) refuse fsync on a folder: the file itself is written
+        if err.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM):
+            raise
     finally:
         os.close(descriptor)
 
@@ -100,7 +107,8 @@ def describe_non_torch_file(path: Path) -> str | None:
     if head.startswith(b"PK") or head[:1] == b"\x80":
         return None  # torch's zip format, or a legacy pickle
     text = head.decode("utf-8", errors="replace")
-    if not all(c.isprintable() or c in "\r\n\t" for c in text[:-4]):  # (the cut may split the last character)
+    body = text[:-4] if len(head) == 256 else text  # (a cut at 256 bytes may split the last character)
+    if not body or not all(c.isprintable() or c in "\r\n\t" for c in body):
         return None
     first = text.strip().splitlines()[0][:60] if text.strip() else ""
     return f"a text file ({first!r})"

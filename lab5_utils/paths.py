@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def shipped(name: str) -> Path | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
+def _sha256(path: str, *version: int) -> str:  # version: size, mtime, inode, ctime (a rewrite changes one)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -112,18 +113,22 @@ def verify_shipped(path: Path) -> None:
     """A shipped file must match the sha256 that ``manifest.json`` beside it lists: a changed, corrupt, replaced or
     unlisted file is a one-line ``ValueError`` naming it, unless ``$LAB5_WEIGHTS_UNVERIFIED`` is set (a user's own
     export, on purpose). Hashed once per file version (size and mtime)."""
-    if os.environ.get(UNVERIFIED_ENV):
+    if os.environ.get(UNVERIFIED_ENV, "") not in ("", "0"):
         return
     listing = path.parent / MANIFEST_FILE
     override = f"(to use it anyway, e.g. your own export: {UNVERIFIED_ENV}=1)"
     try:
-        expected = json.loads(listing.read_text())[path.name]["sha256"]
+        entries = json.loads(listing.read_text())
     except FileNotFoundError:
         raise ValueError(f"{path}: no {MANIFEST_FILE} beside it to check it against {override}") from None
-    except (ValueError, KeyError, TypeError):
+    except ValueError:
+        raise ValueError(f"{listing}: not valid JSON, so {path} cannot be checked {override}") from None
+    try:
+        expected = entries[path.name]["sha256"]
+    except (KeyError, TypeError):
         raise ValueError(f"{path}: not listed with a sha256 in {listing} {override}") from None
     stat = path.stat()
-    actual = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    actual = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
     if actual != expected:
         raise ValueError(f"{path}: sha256 {actual[:12]} differs from {listing} ({str(expected)[:12]}): a changed, "
                          f"corrupt or replaced file; restore it (git checkout -- {path}) {override}")
@@ -134,9 +139,17 @@ def filling(target: str | Path) -> Iterator[None]:
     """Hold the file lock ``<target>.lock`` while a cache entry (a render, a trained judge or classifier) is made:
     a second process asking for the same entry waits, then finds it made instead of making it again. Callers
     check for the entry again inside the block. (``filelock``: works on every OS; a killed holder frees it.)"""
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{target}.lock"):
+    lock = FileLock(f"{target}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process to finish {target} ...", file=sys.stderr)
+        lock.acquire()
+    try:
         yield
+    finally:
+        lock.release()

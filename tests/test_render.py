@@ -53,7 +53,7 @@ def test_layout(rendered: Path) -> None:
     assert isinstance(train, dict) and sorted(train) == names
     assert (rendered / "train.json").read_text() == json.dumps(train)  # compact, one line like the course file
     with Image.open(rendered / "images" / names[0]) as image:
-        assert image.mode == "RGBA" and image.size == (320, 240)  # v4: the course's 320x240
+        assert image.mode == "RGBA" and image.size == (160, 120)  # v4: rays at 320x240, stored box-averaged
         assert np.all(np.asarray(image)[..., 3] == 255)
 
 

@@ -273,14 +273,15 @@ def test_ctrl_c_writes_last_pt_at_the_step_it_stopped_names_it_and_resumes_exact
     def step_then_ctrl_c() -> dict:
         values = one_step()
         if trainer.step == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # as the terminal sends it, in the middle of the run
+            signal.raise_signal(signal.SIGINT)  # as the terminal sends it, in the middle of the run
         return values
 
     trainer.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt, match=r"step 3 .*last\.pt.*--resume"):
         trainer.run(steps=10)
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run restores the handler
+    assert signal.getsignal(signal.SIGINT) is before  # the run restores the handler it found
     resumed = Trainer(cfg, data, tmp_path / "run", resume=True, device="cpu", progress=False).run(steps=5)
     full = Trainer(cfg, data, tmp_path / "full", device="cpu", progress=False).run(steps=5)
     for key, value in full.G_ema.state_dict().items():
@@ -348,3 +349,19 @@ def test_render_workers_die_with_their_parent(tmp_path: Path) -> None:
     time.sleep(2)
     assert len(list((out / "images").glob("*.png"))) == count < 1200
     assert "Traceback" not in stderr and not (out / "train.json").exists()
+
+
+def test_ctrl_c_in_the_last_step_still_stops_the_job_after_saving(tmp_path: Path) -> None:
+    trainer = Trainer(PRESETS["tiny_sngan"], random_dataset(8), tmp_path, device="cpu", progress=False)
+    one_step = trainer.train_step
+
+    def step_then_ctrl_c() -> dict:
+        values = one_step()
+        if trainer.step == 2:
+            signal.raise_signal(signal.SIGINT)
+        return values
+
+    trainer.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt, match="stopped after step 2"):
+        trainer.run(steps=2)  # the budget is met by the interrupted step: the job must not go on to evaluate
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 2

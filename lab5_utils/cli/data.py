@@ -24,6 +24,17 @@ def main_cache(argv: list[str]) -> int:
     return 0
 
 
+def renderer_arg(value: str) -> int:
+    """``"v4"`` or ``"4"`` -> 4; anything else is an argparse error naming the known renderers."""
+    import argparse
+
+    from lab5_utils.synth.render import RENDERERS
+
+    if value.lstrip("v").isdigit() and int(value.lstrip("v")) in RENDERERS:
+        return int(value.lstrip("v"))
+    raise argparse.ArgumentTypeError(f"unknown renderer {value!r}; known: {', '.join(f'v{v}' for v in RENDERERS)}")
+
+
 def main_render(argv: list[str]) -> int:
     """``python -m lab5_utils render --out DIR [--scenes N] [--seed S] [--renderer v4|v3] [--width W --height H]
     [--workers K]``."""
@@ -31,11 +42,11 @@ def main_render(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, type=Path, help="output folder (images/, train.json, ...)")
     parser.add_argument("--scenes", type=int, default=REAL_SCENES, help="scenes, 3 images each (default 6003)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--renderer", type=lambda v: int(v.lstrip("v")), default=RENDERER_VERSION,
+    parser.add_argument("--renderer", type=renderer_arg, default=RENDERER_VERSION,
                         help=f"renderer version: v4 (calibrated to the real i-CLEVR, the default) or v3; "
                              f"default v{RENDERER_VERSION}")
-    parser.add_argument("--width", type=int, default=None, help="default: the renderer's (v4 320, v3 128)")
-    parser.add_argument("--height", type=int, default=None, help="default: the renderer's (v4 240, v3 96)")
+    parser.add_argument("--width", type=int, default=None, help="default: the renderer's (v4 160, v3 128)")
+    parser.add_argument("--height", type=int, default=None, help="default: the renderer's (v4 120, v3 96)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)

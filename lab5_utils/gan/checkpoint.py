@@ -25,7 +25,7 @@ from lab5_utils.io import load_weights_only, save_torch
 
 FORMAT = "lab5_utils.gan/1"
 # Fields that change the networks: a checkpoint with different values cannot be resumed or loaded into cfg.
-MODEL_FIELDS = ("arch", "g_cond", "d_cond", "z_dim", "g_channels", "d_channels", "embed_dim", "g_attn_res",
+MODEL_FIELDS = ("arch", "generator", "g_cond", "d_cond", "z_dim", "g_channels", "d_channels", "embed_dim", "g_attn_res",
                 "d_attn_res")
 # Fields that may change between a run and its resume without a warning.
 FREE_FIELDS = ("log_every", "ckpt_every", "bf16")

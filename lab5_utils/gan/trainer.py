@@ -40,6 +40,11 @@ class _Interrupt:
     requested: bool = False
 
 
+def interrupted(step: int, last: Path) -> KeyboardInterrupt:
+    """The KeyboardInterrupt a Ctrl-C'd run ends with: it names the step ``last`` holds."""
+    return KeyboardInterrupt(f"stopped after step {step} and wrote {last}; continue with --resume (resume=True)")
+
+
 @contextlib.contextmanager
 def deferred_interrupt() -> Iterator[_Interrupt]:
     """Within the block, a first Ctrl-C (SIGINT) only sets ``.requested`` (the loop finishes its step, writes
@@ -50,6 +55,9 @@ def deferred_interrupt() -> Iterator[_Interrupt]:
         yield flag
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler installed outside Python: leave it alone
+        yield flag
+        return
 
     def handler(signum: int, frame: Any) -> None:
         if flag.requested:
@@ -118,8 +126,7 @@ class Trainer(GanStep):
             while not any(limit is not None and reached() >= limit for limit, reached in limits):
                 if interrupt.requested:  # Ctrl-C: stop at a step boundary, where the checkpoint resumes exactly
                     self.save(self.files.last)
-                    raise KeyboardInterrupt(f"stopped after step {self.step} and wrote {self.out_dir / 'last.pt'}; "
-                                            "continue with --resume (resume=True)")
+                    raise interrupted(self.step, self.files.last)
                 t0 = time.monotonic()
                 values = self.train_step()
                 self.train_time += time.monotonic() - t0
@@ -143,9 +150,11 @@ class Trainer(GanStep):
                     saved_at = time.monotonic()
             if self.step == first_step:
                 return self  # the budget was already met: nothing trained, nothing rewritten
-            if self.eval_fn is not None and self.step % self.eval_every != 0:
+            if self.eval_fn is not None and self.step % self.eval_every != 0 and not interrupt.requested:
                 self.evaluate()
             self.save(self.files.last)
+            if interrupt.requested:  # Ctrl-C during the last step: saved, and nothing more runs after it
+                raise interrupted(self.step, self.files.last)
         return self
 
     def _log_extra(self, images_per_s: float) -> dict[str, Any]:
