@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from lab5_utils.data.default import DEFAULT_SCENES, DEFAULT_SEED, FAST_SCENES, ensure_default_data
-from lab5_utils.paths import budget_runs, fast_mode, smoke_mode, weights_kind
+from lab5_utils.paths import budget_runs, fast_mode, smoke_mode
 
 
 def final_preset() -> str:
-    """The final recipe for the data in use: ``sprite_cls`` (the real-data recipe, shipped in ``weights/real/``) when
-    the weights in use are the real ones (``LAB5_DATA`` at a real folder, or ``LAB5_WEIGHTS_KIND=real``), else
-    ``compose_cls`` (the synthetic default's, shipped in ``weights/``)."""
-    return "sprite_cls" if weights_kind() == "real" else "compose_cls"
+    """The final recipe: ``sprite_cls`` on either data, shipped in ``weights/real/`` (trained on the real images)
+    and in ``weights/`` (trained on the renderer-v4 synthetic default). ``compose_cls`` was the v3 default's."""
+    return "sprite_cls"
 
 
 @dataclass(frozen=True)
