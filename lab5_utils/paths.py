@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 
 def cache_root() -> Path:
     """``$LAB5_CACHE`` or ``~/.cache/lab5_utils``, as named (not created; :func:`cache_dir` creates it)."""
@@ -139,8 +141,6 @@ def filling(target: str | Path) -> Iterator[None]:
     """Hold the file lock ``<target>.lock`` while a cache entry (a render, a trained judge or classifier) is made:
     a second process asking for the same entry waits, then finds it made instead of making it again. Callers
     check for the entry again inside the block. (``filelock``: works on every OS; a killed holder frees it.)"""
-    from filelock import FileLock, Timeout
-
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(f"{target}.lock")

@@ -3,12 +3,13 @@ cache of a data folder)."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 from lab5_utils.cli.args import Parser
 from lab5_utils.data.dataset import load_arrays
-from lab5_utils.synth.render import FRAMES, REAL_SCENES, RENDERER_VERSION, render_dataset
+from lab5_utils.synth.render import FRAMES, REAL_SCENES, RENDERER_VERSION, RENDERERS, render_dataset
 
 
 def main_cache(argv: list[str]) -> int:
@@ -26,10 +27,6 @@ def main_cache(argv: list[str]) -> int:
 
 def renderer_arg(value: str) -> int:
     """``"v4"`` or ``"4"`` -> 4; anything else is an argparse error naming the known renderers."""
-    import argparse
-
-    from lab5_utils.synth.render import RENDERERS
-
     if value.lstrip("v").isdigit() and int(value.lstrip("v")) in RENDERERS:
         return int(value.lstrip("v"))
     raise argparse.ArgumentTypeError(f"unknown renderer {value!r}; known: {', '.join(f'v{v}' for v in RENDERERS)}")

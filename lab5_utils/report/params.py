@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lab5_utils.data.default import DEFAULT_SCENES, DEFAULT_SEED, FAST_SCENES, ensure_default_data
 from lab5_utils.paths import budget_runs, fast_mode, smoke_mode
 
@@ -83,8 +85,6 @@ class NotebookParams:
     def describe(self, device: str | None = None) -> str:
         """What the parameters cell prints: the device the runs train on, the mode and the budget, and (once, in
         plain words) a warning when a full run is about to train on a CPU, where it takes days."""
-        import torch
-
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         mode = ("fast (CI: tiny models, numbers mean nothing)" if self.fast else
                 "smoke (CI: the real presets for two steps, numbers mean nothing)" if self.smoke else
