@@ -24,7 +24,7 @@ import torch
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device, describe_device
 from lab5_utils.gan.classifier import AuxClassifier
-from lab5_utils.gan.config import PRESETS, get_config
+from lab5_utils.gan.config import PRESETS, TrainConfig, get_config
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.judge.model import Judge, build_judge
@@ -38,11 +38,16 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def aux_classifier(preset: str, cfg: TrainConfig) -> AuxClassifier | None:
+    """An untrained aux classifier of the preset's size when it needs one (shapes and speed, not quality)."""
+    return AuxClassifier(4 if preset.startswith("tiny_") else 32) if cfg.needs_classifier else None
+
+
 def throughput(preset: str, data: tuple[torch.Tensor, torch.Tensor], device: torch.device, bf16: bool, steps: int,
                folder: Path) -> float:
     """Median real images/s of ``steps`` training steps of ``preset`` (one warm-up step first)."""
     cfg = get_config(preset, bf16=bf16)
-    classifier = AuxClassifier(4 if preset.startswith("tiny_") else 32) if cfg.needs_classifier else None
+    classifier = aux_classifier(preset, cfg)
     trainer = Trainer(cfg, data, folder, device=device, progress=False, classifier=classifier)
     trainer.train_step()
     times = []
@@ -62,7 +67,7 @@ def stop_and_resume(preset: str, data: tuple[torch.Tensor, torch.Tensor], device
     """Train 4 steps straight, and 2 + 2 with a stop and a resume from last.pt in between; the largest difference
     between the two EMA generators (0 on a CPU; on a GPU, non-deterministic kernels leave a small one)."""
     cfg = get_config(preset)
-    classifier = AuxClassifier(4 if preset.startswith("tiny_") else 32) if cfg.needs_classifier else None
+    classifier = aux_classifier(preset, cfg)
     straight = Trainer(cfg, data, folder / "straight", device=device, progress=False, classifier=classifier)
     straight.run(steps=4)
     Trainer(cfg, data, folder / "resumed", device=device, progress=False, classifier=classifier).run(steps=2)

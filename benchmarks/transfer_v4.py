@@ -26,13 +26,13 @@ from lab5_utils.evaluation.experiment import file_digest
 from lab5_utils.evaluation.metrics import frechet_distance
 from lab5_utils.evaluation.real import real_vs_real_frechet
 from lab5_utils.evaluation.sampling import real_to_signed
-from lab5_utils.judge.model import Judge, exact_set_hits, load_judge
+from lab5_utils.judge.model import Judge, compute_acc, exact_set_hits, load_judge
 
 
 def scores(judge: Judge, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     """Course top-k and exact-set accuracy of ``judge`` on uint8 ``images (N, 3, 64, 64)``."""
-    x = real_to_signed(images)
-    return judge.accuracy(x, labels), float(exact_set_hits(judge.predict(x), labels).float().mean())
+    out = judge.predict(real_to_signed(images))  # one forward pass for both figures
+    return compute_acc(out, labels), float(exact_set_hits(out, labels).float().mean())
 
 
 def sample(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:

@@ -15,6 +15,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from lab5_utils.io import sha256_file
+
 
 def cache_root() -> Path:
     """``$LAB5_CACHE`` or ``~/.cache/lab5_utils``, as named (not created; :func:`cache_dir` creates it)."""
@@ -104,11 +106,7 @@ def shipped(name: str) -> Path | None:
 
 @functools.lru_cache(maxsize=16)
 def _sha256(path: str, *version: int) -> str:  # version: size, mtime, inode, ctime (a rewrite changes one)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def verify_shipped(path: Path) -> None:

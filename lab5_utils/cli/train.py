@@ -68,8 +68,9 @@ def main(argv: list[str]) -> int:
     if args.train_minutes is None and args.epochs is None and args.steps is None:
         raise ValueError("give a budget: --train-minutes, --epochs and/or --steps")
     out = args.out or Path("runs") / cfg.name
-    if RunFolder(out).last.is_file() and not args.resume:
-        raise FileExistsError(f"{RunFolder(out).last} exists: pass --resume to continue that run, or another --out")
+    files = RunFolder(out)
+    if files.last.is_file() and not args.resume:
+        raise FileExistsError(f"{files.last} exists: pass --resume to continue that run, or another --out")
 
     writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
     writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
@@ -77,7 +78,6 @@ def main(argv: list[str]) -> int:
                          data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
                          frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,
                          second_judge=args.second_judge)
-    files = RunFolder(out)
     print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
           f"of training on {summary['hardware']}; {files.last}, {files.metrics}, {files.stats}")
     for which in ("G_ema", "G_ema_judge2"):

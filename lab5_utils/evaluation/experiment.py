@@ -100,7 +100,8 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
         request["excluded_scenes"] = hashlib.sha256(json.dumps(sorted(excluded)).encode()).hexdigest()[:16]
     if judge2_path is not None:  # the cross-check: another judge, own data and seed, never seen by training
         request["judge2_sha256"] = file_digest(judge2_path)
-    metrics_file, last = RunFolder(out_dir).metrics, RunFolder(out_dir).last
+    files = RunFolder(out_dir)
+    metrics_file, last = files.metrics, files.last
     if metrics_file.is_file() and last.is_file():
         try:
             saved = json.loads(metrics_file.read_text())

@@ -87,10 +87,11 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
     over ``budget["seeds"]`` noise seeds (and, with ``second_judge``, read by the second judge too). With neither,
     it trains."""
     run_dir = Path(run_dir)
-    if train or RunFolder(run_dir).last.is_file() or shipped(GENERATOR_FILE) is None:
+    last = RunFolder(run_dir).last
+    if train or last.is_file() or shipped(GENERATOR_FILE) is None:
         summary = run_preset(preset, run_dir, **budget, second_judge=second_judge)
         print(run_line(summary))
-        return load_generator(RunFolder(run_dir).last, ema=True), summary
+        return load_generator(last, ema=True), summary
     G = load_shipped_generator()
     made = manifest()[GENERATOR_FILE]
     print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
