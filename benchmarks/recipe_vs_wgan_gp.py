@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None,
                         help="training images (default: the synthetic default; e.g. the real i-CLEVR copy)")
     parser.add_argument("--second-judge", action="store_true", help="also score with $LAB5_JUDGE2 (or ours)")
+    parser.add_argument("--throughput-only", action="store_true", help="measure speed, train nothing")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     root = args.data.expanduser() if args.data else ensure_default_data(progress=not args.no_progress)
@@ -83,6 +84,10 @@ def main() -> None:
     os.environ.setdefault("LAB5_WEIGHTS_KIND", "default" if rendered_by_us(root) else "real")
     speed = throughput(args.presets, args.steps, args.rounds, root, args.second_judge)
     print(f"hardware: {describe_device(torch.device('cpu'))}; data: {root}")
+    if args.throughput_only:
+        last = args.presets[-1]
+        print("\n".join(f"{p}: {v:.1f} real img/s ({v / speed[last]:.2f}x {last})" for p, v in speed.items()))
+        return
     rows = ["| preset | real img/s | ratio to last | steps | images seen | test | new_test | random "
             "| exact set test / new_test / random |", "|---|---|---|---|---|---|---|---|---|"]
     for preset in args.presets:
