@@ -30,7 +30,8 @@ from lab5_utils.gan.trainer import Trainer
 from lab5_utils.judge.model import Judge, build_judge
 
 NOTEBOOK_PRESETS = ("dcgan", "dcgan_cls", "dcgan_sprite_cls", "sagan", "sagan_cls", "sagan_sprite_cls", "wgan_gp",
-                    "wgan_gp_cls", "wgan_gp_sprite_cls", "sngan_cls", "compose_cls", "sprite_cls")
+                    "wgan_gp_cls", "wgan_gp_sprite_cls", "wgan_gp_sprite_ttur", "sngan_cls", "compose_cls",
+                    "sprite_cls")
 
 
 def sync(device: torch.device) -> None:

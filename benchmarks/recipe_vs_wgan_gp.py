@@ -30,11 +30,11 @@ import torch
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import describe_device
-from lab5_utils.evaluation.experiment import judges_heldout, run_preset
+from lab5_utils.evaluation.experiment import run_preset
 from lab5_utils.gan.classifier import ensure_classifier, load_classifier
 from lab5_utils.gan.config import get_config
 from lab5_utils.gan.trainer import Trainer
-from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
+from lab5_utils.judge.cache import ensure_judge, ensure_second_judge, judges_heldout
 from lab5_utils.paths import budget_runs, rendered_by_us
 
 

@@ -57,6 +57,7 @@ def budget_runs(runs: str | Path, train_minutes: float | None) -> Path:
 
 
 GENERATOR_FILE = "generator.pt"  # the shipped EMA generator, in weights_dir()
+GENERATOR_STATS_FILE = "generator_stats.jsonl"  # a compact copy of its run's stats.jsonl (its curves), where shipped
 JUDGE_FILE = "judge.pth"  # the shipped judge (course format), in weights_dir()
 JUDGE2_FILE = "judge2.pth"  # the shipped second judge (another seed and split), where one ships (weights/real/)
 
@@ -82,22 +83,25 @@ def rendered_by_us(folder: str | Path) -> bool:
     return (Path(folder).expanduser() / "scenes.json").is_file()
 
 
-def weights_dir() -> Path:
+def weights_dir(kind: str | None = None) -> Path:
     """``$LAB5_WEIGHTS`` or the ``weights/`` folder beside the package (a source checkout / editable install), and
-    in it ``real/`` when :func:`weights_kind` is ``real``."""
+    in it ``real/`` when ``kind`` (default: :func:`weights_kind`) is ``real``."""
+    if kind is not None and kind not in WEIGHTS_KINDS:
+        raise ValueError(f"weights kind {kind!r}: expected one of {WEIGHTS_KINDS}")
     base = Path(os.environ["LAB5_WEIGHTS"]).expanduser() if os.environ.get("LAB5_WEIGHTS") else \
         Path(__file__).resolve().parents[1] / "weights"
-    return base / "real" if weights_kind() == "real" else base
+    return base / "real" if (kind or weights_kind()) == "real" else base
 
 
 MANIFEST_FILE = "manifest.json"  # beside the shipped files: each one's sha256 and provenance
 UNVERIFIED_ENV = "LAB5_WEIGHTS_UNVERIFIED"  # set to 1 to use a weights file its manifest does not vouch for
 
 
-def shipped(name: str) -> Path | None:
-    """``weights_dir()/name`` if it exists (``GENERATOR_FILE``, ``JUDGE_FILE``, ...), checked against the sha256 of
-    its ``manifest.json`` (:func:`verify_shipped`), else ``None``."""
-    path = weights_dir() / name
+def shipped(name: str, kind: str | None = None) -> Path | None:
+    """``weights_dir(kind)/name`` if it exists (``GENERATOR_FILE``, ``JUDGE_FILE``, ...), checked against the sha256
+    of its ``manifest.json`` (:func:`verify_shipped`), else ``None``. ``kind="real"``: e.g. the judge trained on the
+    real images, which reads any generator's images without the real data being here."""
+    path = weights_dir(kind) / name
     if not path.is_file():
         return None
     verify_shipped(path)

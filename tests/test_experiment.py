@@ -8,6 +8,7 @@ import pytest
 matplotlib.use("Agg")
 
 from lab5_utils.evaluation import experiment
+from lab5_utils.gan.log import compact_stats, read_stats  # noqa: E402
 from lab5_utils.report import figures as report_figures  # noqa: E402
 from lab5_utils.report import notebook  # noqa: E402
 from lab5_utils.synth.render import render_dataset  # noqa: E402
@@ -50,7 +51,14 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     with pytest.raises(ValueError, match="'epoch' or 'minutes'"):
         report_figures.plot_accuracy_curves({"tiny": more}, x="steps")
     assert report_figures.plot_losses(out).axes and report_figures.plot_per_class(more).axes
-    check_notebook_helpers(more, out, tmp_path / "figures", capsys)
+    compact = compact_stats(out, tmp_path / "compact.jsonl", every=2)  # what ships beside weights
+    rows = read_stats(compact)
+    assert [r["step"] for r in rows if "d_loss" in r] == [2, 3]  # multiples of 2, and the last row
+    assert [r["step"] for r in rows if "eval_ema" in r] == [1, 2, 3]  # every evaluation
+    curves = report_figures.plot_training(compact, chance=0.1)
+    assert [line.get_label() for line in curves.axes[1].lines] == ["test.json", "new_test.json", "chance"]
+    assert {"d_loss", "g_loss", "gp"} <= {line.get_label() for line in curves.axes[0].lines}
+    check_notebook_helpers(more, out, tmp_path / "figures", capsys, monkeypatch)
     budget = {"steps": 3, "data_root": tiny_root, "device": "cpu", "seeds": 2, "eval_every": 1,
               "frechet_samples": 0, "progress": False}
     G, own = notebook.final_generator("tiny_wgan_gp", out, budget)  # the user's own run wins over weights/
@@ -62,7 +70,9 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert measured["step"] == 3 and measured["results"]["G_ema"]["files"] == more["results"]["G_ema"]["files"]
 
 
-def check_notebook_helpers(summary, run_dir, figures, capsys):
+def check_notebook_helpers(summary, run_dir, figures, capsys, monkeypatch):
+    import torch
+
     from lab5_utils.gan.checkpoint import load_generator
 
     figures.mkdir()
@@ -73,9 +83,18 @@ def check_notebook_helpers(summary, run_dir, figures, capsys):
     grids = notebook.show_grids(load_generator(run_dir / "last.pt"), figures, prefix="tiny")
     assert len(grids.axes) == 2 and sorted(p.name for p in figures.iterdir()) == ["tiny_new_test_grid.png",
                                                                                   "tiny_test_grid.png"]
+    beside = notebook.show_grids(load_generator(run_dir / "last.pt"), figures, prefix="tiny", reference=True)
+    assert len(beside.axes) == 4 and "our render" in beside.axes[1].get_title()  # below the generated grid
+    assert len(list(figures.iterdir())) == 2  # the reference row is shown, never saved
+    rendered = notebook.reference_images([["red cube"], ["blue sphere", "gray cylinder"]])
+    assert rendered.shape == (2, 3, 64, 64) and rendered.dtype == torch.uint8
+    shown = []
+    monkeypatch.setattr(notebook, "display", shown.append)
     assert notebook.show_metrics(summary, figures / "per_class.png").axes
     printed = capsys.readouterr().out
-    assert "chance level on test.json" in printed and "raw generator" in printed
+    assert "chance level on test.json" in printed
+    tables = [m.data for m in shown]  # Markdown tables, one per generator
+    assert len(tables) == 2 and "raw generator" in tables[1] and "| test | **" in tables[0]
     assert (figures / "per_class.png").is_file()
 
 
@@ -148,3 +167,21 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
         heldout_report(judge, other)
     images, _, names = load_arrays(root, progress=False)
     assert real_vs_real_frechet(load_judge(judge), images, names, samples=8) >= 0.0
+
+
+def test_reference_images_of_the_real_data_are_training_images_of_exactly_that_set(tmp_path):
+    import torch
+    from test_evaluator import write_toy_folder
+
+    from lab5_utils.data.dataset import load_arrays
+    from lab5_utils.labels import encode_batch
+
+    folder = write_toy_folder(tmp_path / "real", scenes=3)  # the real layout: no scenes.json
+    images, labels, _ = load_arrays(folder, progress=False)
+    listing = json.loads((folder / "train.json").read_text())
+    wanted = [listing[sorted(listing)[4]], ["red cube", "blue cube", "gray cube"]]  # one shown, one (likely) not
+    shown = notebook.reference_images(wanted, data_root=folder)
+    first = (labels == encode_batch(wanted[:1])).all(1)
+    assert any(torch.equal(shown[0], images[i]) for i in torch.nonzero(first).flatten().tolist())
+    if not (labels == encode_batch(wanted[1:])).all(1).any():
+        assert (shown[1] == 128).all()  # no such image: mid-grey, never another set

@@ -268,7 +268,7 @@ def test_ctrl_c_writes_last_pt_at_the_step_it_stopped_names_it_and_resumes_exact
     that did not exist (a resume at step ~152 restarted from 0)."""
     cfg, data = PRESETS["tiny_sngan"], random_dataset(8)
     trainer = Trainer(cfg, data, tmp_path / "run", device="cpu", progress=False)
-    one_step = trainer.train_step
+    one_step = trainer.losses_step
 
     def step_then_ctrl_c() -> dict:
         values = one_step()
@@ -276,7 +276,7 @@ def test_ctrl_c_writes_last_pt_at_the_step_it_stopped_names_it_and_resumes_exact
             signal.raise_signal(signal.SIGINT)  # as the terminal sends it, in the middle of the run
         return values
 
-    trainer.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    trainer.losses_step = step_then_ctrl_c  # type: ignore[method-assign]
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt, match=r"step 3 .*last\.pt.*--resume"):
         trainer.run(steps=10)
@@ -353,7 +353,7 @@ def test_render_workers_die_with_their_parent(tmp_path: Path) -> None:
 
 def test_ctrl_c_in_the_last_step_still_stops_the_job_after_saving(tmp_path: Path) -> None:
     trainer = Trainer(PRESETS["tiny_sngan"], random_dataset(8), tmp_path, device="cpu", progress=False)
-    one_step = trainer.train_step
+    one_step = trainer.losses_step
 
     def step_then_ctrl_c() -> dict:
         values = one_step()
@@ -361,7 +361,7 @@ def test_ctrl_c_in_the_last_step_still_stops_the_job_after_saving(tmp_path: Path
             signal.raise_signal(signal.SIGINT)
         return values
 
-    trainer.train_step = step_then_ctrl_c  # type: ignore[method-assign]
+    trainer.losses_step = step_then_ctrl_c  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt, match="stopped after step 2"):
         trainer.run(steps=2)  # the budget is met by the interrupted step: the job must not go on to evaluate
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 2

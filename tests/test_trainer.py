@@ -144,6 +144,43 @@ def test_nan_loss_stops_with_clear_error_and_diagnostic_checkpoint(tmp_path: Pat
     assert any(v != v for v in ckpt["losses"].values())  # NaN recorded
 
 
+def test_losses_are_read_on_the_host_only_when_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 20: the loop keeps each step's losses as device tensors; one copy to the host per log row (and per
+    # checkpoint), not one per step, so a GPU runs ahead between log steps
+    import lab5_utils.gan.log as log_module
+
+    calls = []
+    real = log_module.host_floats
+    monkeypatch.setattr(log_module, "host_floats", lambda values: calls.append(1) or real(values))
+    cfg = dataclasses.replace(PRESETS["tiny_sngan"], log_every=5, ckpt_every=1000)
+    trainer = Trainer(cfg, _data(), tmp_path, device="cpu", progress=False, ckpt_seconds=1e9)
+    trainer.run(steps=20)
+    rows = read_stats(tmp_path)
+    assert [r["step"] for r in rows] == [5, 10, 15, 20] and all(np.isfinite(r["g_loss"]) for r in rows)
+    assert len(calls) <= 4 + 2  # four rows, and the final last.pt (window check + saved window)
+
+
+def test_nan_between_log_steps_is_caught_at_the_next_log_and_never_saved_as_last(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], log_every=5)
+    trainer = Trainer(cfg, _data(), tmp_path, device="cpu", progress=False, ckpt_seconds=1e9)
+
+    def poison(_module: torch.nn.Module, _inputs: object, output: tuple) -> tuple:
+        return (output[0] * float("nan"), output[1]) if trainer.step == 6 else output
+
+    trainer.run(steps=5)  # last.pt at step 5
+    trainer.D.register_forward_hook(poison)
+    with pytest.raises(NonFiniteLossError, match="step 10"):
+        trainer.run(steps=20)
+    assert (tmp_path / "nan_step10.pt").is_file()
+    assert torch.load(tmp_path / "last.pt", weights_only=True, map_location="cpu")["step"] == 5
+    # a checkpoint due inside the poisoned window is refused too: last.pt stays the finite one
+    trainer = Trainer(cfg, _data(), tmp_path / "every_step", device="cpu", progress=False, ckpt_seconds=0.0)
+    trainer.D.register_forward_hook(poison)
+    with pytest.raises(NonFiniteLossError, match="step 7"):
+        trainer.run(steps=20)
+    assert torch.load(tmp_path / "every_step" / "last.pt", weights_only=True, map_location="cpu")["step"] == 6
+
+
 def test_checkpoint_of_another_preset_is_refused(tmp_path: Path) -> None:
     fit(PRESETS["tiny_dcgan"], _data(), tmp_path, steps=1, device="cpu", progress=False)
     with pytest.raises(ValueError, match=r"tiny_dcgan.*tiny_sagan"):

@@ -13,10 +13,11 @@ import torch
 from lab5_utils.evaluation import weights as W
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS
+from lab5_utils.gan.log import read_stats
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.judge.model import build_judge, load_judge, save_course_format
-from lab5_utils.paths import GENERATOR_FILE, JUDGE2_FILE, JUDGE_FILE
+from lab5_utils.paths import GENERATOR_FILE, GENERATOR_STATS_FILE, JUDGE2_FILE, JUDGE_FILE
 from lab5_utils.report.notebook import final_generator
 from lab5_utils.report.widgets import Preview
 
@@ -100,6 +101,10 @@ def test_committed_weights_match_their_manifest_and_load_on_cpu(folder: Path) ->
         pytest.skip(f"no committed {folder} in this checkout")
     digests = W.verify(folder)
     real = folder.name == "real"
+    if GENERATOR_STATS_FILE in digests:  # the shipped generator's curves: evaluations and losses by step
+        digests.pop(GENERATOR_STATS_FILE)
+        rows = read_stats(folder / GENERATOR_STATS_FILE)
+        assert any("eval_ema" in r for r in rows) and any("d_loss" in r for r in rows)
     assert set(digests) == {GENERATOR_FILE, JUDGE_FILE} | ({JUDGE2_FILE} if real else set())
     manifest = json.loads((folder / W.MANIFEST).read_text())
     for name in digests:
@@ -148,6 +153,9 @@ def test_the_weights_kind_picks_the_real_folder(tmp_path: Path, monkeypatch: pyt
     assert weights_kind() == "real" and weights_dir() == tmp_path / "w" / "real"
     monkeypatch.setenv("LAB5_WEIGHTS_KIND", "default")  # asked for explicitly: wins
     assert weights_dir() == tmp_path / "w"
+    assert weights_dir("real") == tmp_path / "w" / "real" and weights_dir("default") == tmp_path / "w"  # asked
+    with pytest.raises(ValueError, match="'fake'"):
+        weights_dir("fake")
     monkeypatch.setenv("LAB5_WEIGHTS_KIND", "fake")
     with pytest.raises(ValueError, match="'fake'"):
         weights_kind()

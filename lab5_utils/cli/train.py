@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -20,7 +21,8 @@ from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_f
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device
 from lab5_utils.evaluation.experiment import file_digest, run_preset
-from lab5_utils.evaluation.metrics import format_metrics_table
+from lab5_utils.evaluation.job_eta import estimate_run
+from lab5_utils.evaluation.metrics import format_metrics_table, report_conditions
 from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
@@ -57,6 +59,12 @@ def _train_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _count_conditions() -> int:
+    """How many conditions the final metrics read (both course files and the random ones)."""
+    return sum(len(c) if isinstance(c, list) else len(load_conditions(resolve_conditions(c)))
+               for c in report_conditions().values())
+
+
 def main(argv: list[str]) -> int:
     """``python -m lab5_utils train``: train to the budget, then print the metrics table (also in metrics.json)."""
     args = _train_parser().parse_args(argv)
@@ -74,6 +82,13 @@ def main(argv: list[str]) -> int:
 
     writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
     writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
+    if not args.no_progress:  # the whole job's ETA in its first minute (its probes take seconds)
+        estimate = estimate_run(cfg, args.data and args.data.expanduser(), out,
+                                {"train_minutes": args.train_minutes, "epochs": args.epochs, "steps": args.steps},
+                                eval_every=args.eval_every, seeds=args.seeds, conditions=_count_conditions(),
+                                frechet_samples=args.frechet_samples, second_judge=args.second_judge,
+                                device=args.device or default_device())
+        print(estimate.line(), file=sys.stderr)
     summary = run_preset(args.preset, out, train_minutes=args.train_minutes, epochs=args.epochs, steps=args.steps,
                          data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
                          frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,

@@ -39,8 +39,7 @@ from lab5_utils.gan.config import get_config
 from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.io import atomic_write, sha256_file
-from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
-from lab5_utils.judge.fit import heldout_scenes
+from lab5_utils.judge.cache import ensure_judge, ensure_second_judge, judges_heldout
 from lab5_utils.judge.model import judge_meta, load_judge
 
 
@@ -62,16 +61,10 @@ def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[
     return eval_fn
 
 
-def judges_heldout(data_root: str | Path, *judge_paths: str | Path | None) -> frozenset[int]:
-    """Scenes of ``data_root`` that any of ``judge_paths`` (``None`` skipped) held out to measure itself: a judge
-    trained on this very folder saw its score on them, so no training loss (GAN or aux classifier) may see them."""
-    return frozenset().union(*(heldout_scenes(judge_meta(p), data_root) for p in judge_paths if p))
-
-
 def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None = None, epochs: int | None = None,
                steps: int | None = None, data_root: str | Path | None = None, device: str | None = None,
                seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
-               overrides: Mapping[str, Any] | None = None, second_judge: bool = False) -> dict[str, Any]:
+               overrides: Mapping[str, Any] | None = None, second_judge: bool | Path = False) -> dict[str, Any]:
     """Train ``preset`` into ``out_dir`` up to a total budget (``train_minutes`` of training time, ``epochs``
     or ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
 
@@ -84,7 +77,8 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
     root = Path(data_root).expanduser() if data_root else ensure_default_data(progress=progress)
     listing_path(root)  # a folder without train.json: an error naming it before any judge is rendered or trained
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
-    judge2_path = ensure_second_judge(progress=progress) if second_judge else None
+    judge2_path = second_judge if isinstance(second_judge, Path) else \
+        ensure_second_judge(progress=progress) if second_judge else None  # a Path: that judge file
     excluded = judges_heldout(root, judge_path, judge2_path)
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
     classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded) \
@@ -95,7 +89,8 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
                "data_key": content_key(root)[:16],  # what the folder holds: a changed folder is measured anew
                "conditions_sha256": hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()[:16],
                "judge_sha256": file_digest(judge_path),
-               "classifier_sha256": classifier_path and file_digest(classifier_path), "second_judge": second_judge}
+               "classifier_sha256": classifier_path and file_digest(classifier_path),
+               "second_judge": bool(second_judge)}
     if excluded:  # (absent when nothing is excluded: the requests of older runs stay equal)
         request["excluded_scenes"] = hashlib.sha256(json.dumps(sorted(excluded)).encode()).hexdigest()[:16]
     if judge2_path is not None:  # the cross-check: another judge, own data and seed, never seen by training

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lab5_utils.gan.run_folder import STATS_FILE
 from lab5_utils.io import atomic_write
 
@@ -29,6 +31,13 @@ def eta_line(cfg: Any, limits: Any, step_s: float, batches_per_epoch: int) -> st
             f"met in about {seconds / 60:.0f} min (~{finish}), plus evaluations")
 
 
+def host_floats(values: Mapping[str, torch.Tensor | float]) -> dict[str, float]:
+    """0-d tensors (any device) and floats -> floats, the tensors copied to the host in one transfer."""
+    tensors = {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
+    copied = torch.stack([v.float() for v in tensors.values()]).tolist() if tensors else []
+    return {k: float(v) for k, v in {**values, **dict(zip(tensors, copied, strict=True))}.items()}
+
+
 class StatsLog:
     """Averages per-step values over a window (each key over the steps that reported it: a lazy GP is not in
     every step) and appends one JSON object per line to ``path``."""
@@ -37,27 +46,32 @@ class StatsLog:
         self.path = path
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.last_keys: tuple[str, ...] = ()
 
-    def add(self, values: Mapping[str, float]) -> None:
+    def add(self, values: Mapping[str, float | torch.Tensor]) -> None:
+        """Add one step's values: floats, or 0-d tensors summed where they live (no host sync until a read)."""
         for key, value in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + value
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def means(self) -> dict[str, float]:
-        return {k: v / self.counts[k] for k, v in self.sums.items()}
+        """The open window's mean of each key (copies tensor sums to the host: one sync)."""
+        return {k: v / self.counts[k] for k, v in host_floats(self.sums).items()}
 
     def state_dict(self) -> dict[str, dict[str, Any]]:
         """The open window (saved in checkpoints, so the first row after a resume averages a whole window)."""
-        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+        return {"sums": host_floats(self.sums), "counts": dict(self.counts)}
 
     def load_state_dict(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         self.sums = {k: float(v) for k, v in state.get("sums", {}).items()}
         self.counts = {k: int(v) for k, v in state.get("counts", {}).items()}
 
     def flush(self, extra: Mapping[str, Any]) -> dict[str, Any]:
-        row = {**extra, **self.means()}
+        """Write ``extra`` and the window's means as one row and open a new window; ``last_keys``: the means'."""
+        means = self.means()
+        row = {**extra, **means}
         self.write(row)
-        self.sums, self.counts = {}, {}
+        self.sums, self.counts, self.last_keys = {}, {}, tuple(means)
         return row
 
     def write(self, row: Mapping[str, Any]) -> None:
@@ -100,3 +114,14 @@ def read_stats(path: str | Path) -> list[dict[str, Any]]:
     if torn:  # cut short by a kill or a full disk (dropped for good on the next resume)
         warnings.warn(f"{path}: skipped {len(torn)} torn line(s)", stacklevel=2)
     return [row for _, row in parsed]
+
+
+def compact_stats(source: str | Path, out: str | Path, every: int = 50) -> Path:
+    """A small copy of a run's ``stats.jsonl`` to ship beside its weights, so a fresh clone draws its curves: every
+    evaluation row, and the log rows at multiples of ``every`` generator steps (plus the last one)."""
+    rows = read_stats(source)
+    logged = [r for r in rows if "d_loss" in r]
+    last_step = logged[-1]["step"] if logged else None
+    keep = [r for r in rows if "d_loss" not in r or r["step"] % every == 0 or r["step"] == last_step]
+    atomic_write(Path(out), "".join(json.dumps(r) + "\n" for r in keep))
+    return Path(out)

@@ -24,6 +24,7 @@ from torch import nn
 
 from lab5_utils.device import configure_cuda, default_device
 from lab5_utils.gan.config import TrainConfig
+from lab5_utils.gan.log import host_floats
 from lab5_utils.gan.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
 from lab5_utils.gan.models import build_models
 from lab5_utils.gan.stream import BatchStream, as_arrays
@@ -118,7 +119,21 @@ class GanStep:
         return scores, auxes, gp
 
     def train_step(self) -> dict[str, float]:
-        """One generator step after ``n_critic`` critic steps; returns the step's losses as floats."""
+        """:meth:`losses_step` with its losses copied to the host as floats and checked (one host sync: for tests
+        and tools; the trainer reads the losses only when it logs, so a GPU runs ahead between log steps)."""
+        values = host_floats(self.losses_step())
+        self.check_finite(values, f"at step {self.step}")
+        return values
+
+    def check_finite(self, values: Mapping[str, float], where: str) -> None:
+        """Raise :class:`NonFiniteLossError` naming ``where`` and the losses if any of ``values`` is NaN/inf."""
+        if not all(math.isfinite(v) for v in values.values()):
+            raise NonFiniteLossError(f"{self.cfg.name}: non-finite loss {where} (epoch {self.batches.epoch}): "
+                                     f"{dict(values)}")
+
+    def losses_step(self) -> dict[str, torch.Tensor]:
+        """One generator step after ``n_critic`` critic steps; the step's losses as detached 0-d tensors on the
+        device (nothing copied to the host)."""
         cfg, aux_on = self.cfg, self.cfg.uses_aux
         for p in self.d_params:
             p.requires_grad_(True)
@@ -172,15 +187,7 @@ class GanStep:
         stats["g_loss"] = g_total.detach()
         self.step += 1
         ema_update(self.G_ema, self.G, min(cfg.ema_decay, (1.0 + self.step) / (10.0 + self.step)))
-        values = dict(zip(stats, torch.stack([v.float() for v in stats.values()]).tolist(), strict=True))
-        if not all(math.isfinite(v) for v in values.values()):
-            raise NonFiniteLossError(f"{self.cfg.name}: non-finite loss at step {self.step} "
-                                     f"(epoch {self.batches.epoch}): {values}{self._diagnose(values)}")
-        return values
-
-    def _diagnose(self, losses: Mapping[str, float]) -> str:
-        """What a non-finite loss leaves behind for inspection (the trainer writes a diagnostic checkpoint)."""
-        return ""
+        return stats
 
     def state_dict(self) -> dict[str, Any]:
         """Weights, optimisers, step, data order and RNG states (torch generator states as uint8 tensors; no

@@ -16,7 +16,8 @@ import torch
 from lab5_utils.data.dataset import cache_key, content_key, listing_path
 from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
-from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel
+from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel, heldout_scenes
+from lab5_utils.judge.model import judge_meta
 from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, fast_mode, filling, keyed_cache_file, shipped
 
 # The second, independent judge (issue 11's cross-check): another render seed and another training seed.
@@ -102,3 +103,9 @@ def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.devi
                     print(f"training the judge on {data_root} (first use; cached at {path})", file=sys.stderr)
                 train_judge(data_root, path, config, device=device, progress=progress)
     return path
+
+
+def judges_heldout(data_root: str | Path, *judge_paths: str | Path | None) -> frozenset[int]:
+    """Scenes of ``data_root`` that any of ``judge_paths`` (``None`` skipped) held out to measure itself: a judge
+    trained on this very folder saw its score on them, so no training loss (GAN or aux classifier) may see them."""
+    return frozenset().union(*(heldout_scenes(judge_meta(p), data_root) for p in judge_paths if p))

@@ -86,6 +86,60 @@ def plot_losses(run_dir: str | Path, keys: tuple[str, ...] = ("d_loss", "g_loss"
     return fig
 
 
+def plot_training(stats: str | Path, title: str = "", chance: float | None = None,
+                  figsize: tuple[float, float] = (12, 3.5)) -> Figure:
+    """A run's curves from its ``stats.jsonl`` (a run folder, the file, or a shipped compact copy): the losses against
+    generator steps (left) and the judge's accuracy of the EMA generator during training (right: mean over 3 noise
+    seeds, each course file)."""
+    rows = read_stats(stats)
+    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=figsize)
+    for key in ("d_loss", "g_loss", "gp", "d_aux", "g_aux", "g_cls", "g_cls_alone"):
+        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            losses.plot(*zip(*points, strict=True), label=key, lw=1)
+    losses.set_yscale("symlog", linthresh=1.0)  # a Wasserstein critic starts in the thousands; losses can be < 0
+    losses.set_xlabel("generator step")
+    losses.set_title("losses (log-window means; symlog scale)")
+    losses.legend(fontsize=7)
+    for key, label in (("acc_test", "test.json"), ("acc_new_test", "new_test.json")):
+        points = [(r["step"], r["eval_ema"][key]) for r in rows if key in r.get("eval_ema", {})]
+        if points:
+            accuracy.plot(*zip(*points, strict=True), marker=".", label=label)
+    if chance is not None:
+        accuracy.axhline(chance, color="gray", lw=0.8, ls="--", label="chance")
+    accuracy.set_ylim(0, 1)
+    accuracy.set_xlabel("generator step")
+    accuracy.set_title("judge top-k accuracy during training (EMA G, 3 seeds)")
+    accuracy.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def metrics_markdown(d: Mapping[str, Any], title: str = "") -> str:
+    """Markdown table of :func:`~lab5_utils.evaluation.metrics.evaluate_generator`'s dict: per condition set the
+    top-k accuracy (mean ± std over noise seeds), exact set, unmatched control, ceiling and by object count."""
+    seeds = len(d.get("seeds", []))
+    rows = [f"**{title}**" if title else "", "",
+            "| conditions | top-k accuracy | exact set | unmatched control | ceiling | 1 obj | 2 obj | 3 obj |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, e in d.get("files", {}).items():
+        cells = [_shown(e.get(k)) for k in ("exact_set_mean", "unmatched_mean", "ceiling")]
+        cells += [_shown(v) for v in e["per_count"].values()]
+        rows.append(f"| {name} | **{e['accuracy_mean']:.3f}** ± {e['accuracy_std']:.3f} ({seeds} seeds) | "
+                    + " | ".join(cells) + " |")
+    judge = f"judge `{d.get('judge_sha256') or d.get('judge')}`"
+    fjd = d.get("frechet_judge_distance")
+    rows.append("\n" + judge + ("" if fjd is None else f"; judge-feature Fréchet distance {fjd:.1f}")
+                + ("; **TINY test judge: do not report**" if d.get("judge_tiny") else ""))
+    return "\n".join(rows)
+
+
 def plot_per_class(summary: Mapping[str, Any], which: str = "G_ema", figsize: tuple[float, float] = (12, 3)) -> Figure:
     """Per-class judge accuracy on each condition file (classes absent from a file are left out)."""
     names = class_names()
