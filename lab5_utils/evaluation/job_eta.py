@@ -60,7 +60,8 @@ class JobEstimate:
         finish = time.strftime("%H:%M", time.localtime((now or time.time()) + self.total_s))
         parts = [f"{name} ~{s / 60:.1f} min ({self.work[name]})" if s else f"{name}: {self.work[name]}"
                  for name, s in self.seconds.items()]
-        return f"whole job: about {self.total_s / 60:.0f} min (done ~{finish}) = " + "; ".join(parts)
+        minutes = self.total_s / 60
+        return f"whole job: about {minutes:.{0 if minutes >= 10 else 1}f} min (done ~{finish}) = " + "; ".join(parts)
 
 
 def _fit_step_seconds(model: torch.nn.Module, batch_size: int, device: torch.device) -> float:
