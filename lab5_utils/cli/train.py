@@ -22,7 +22,7 @@ from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device
 from lab5_utils.evaluation.experiment import file_digest, run_preset
 from lab5_utils.evaluation.job_eta import estimate_run
-from lab5_utils.evaluation.metrics import format_metrics_table, report_conditions
+from lab5_utils.evaluation.metrics import format_metrics_table, normalise_conditions, report_conditions
 from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
@@ -59,12 +59,6 @@ def _train_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _count_conditions() -> int:
-    """How many conditions the final metrics read (both course files and the random ones)."""
-    return sum(len(c) if isinstance(c, list) else len(load_conditions(resolve_conditions(c)))
-               for c in report_conditions().values())
-
-
 def main(argv: list[str]) -> int:
     """``python -m lab5_utils train``: train to the budget, then print the metrics table (also in metrics.json)."""
     args = _train_parser().parse_args(argv)
@@ -83,9 +77,10 @@ def main(argv: list[str]) -> int:
     writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
     writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
     if not args.no_progress:  # the whole job's ETA in its first minute (its probes take seconds)
+        conditions = sum(map(len, normalise_conditions(report_conditions()).values()))  # what the metrics read
         estimate = estimate_run(cfg, args.data and args.data.expanduser(), out,
                                 {"train_minutes": args.train_minutes, "epochs": args.epochs, "steps": args.steps},
-                                eval_every=args.eval_every, seeds=args.seeds, conditions=_count_conditions(),
+                                eval_every=args.eval_every, seeds=args.seeds, conditions=conditions,
                                 frechet_samples=args.frechet_samples, second_judge=args.second_judge,
                                 device=args.device or default_device())
         print(estimate.line(), file=sys.stderr)

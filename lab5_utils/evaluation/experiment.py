@@ -39,7 +39,7 @@ from lab5_utils.gan.config import get_config
 from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.gan.trainer import Trainer
 from lab5_utils.io import atomic_write, sha256_file
-from lab5_utils.judge.cache import ensure_judge, ensure_second_judge, judges_heldout
+from lab5_utils.judge.cache import ensure_judge, judges_heldout, second_judge_path
 from lab5_utils.judge.model import judge_meta, load_judge
 
 
@@ -77,8 +77,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
     root = Path(data_root).expanduser() if data_root else ensure_default_data(progress=progress)
     listing_path(root)  # a folder without train.json: an error naming it before any judge is rendered or trained
     judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
-    judge2_path = second_judge if isinstance(second_judge, Path) else \
-        ensure_second_judge(progress=progress) if second_judge else None  # a Path: that judge file
+    judge2_path = second_judge_path(second_judge, progress)
     excluded = judges_heldout(root, judge_path, judge2_path)
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
     classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded) \

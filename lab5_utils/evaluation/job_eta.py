@@ -9,7 +9,6 @@ seconds; the line is an estimate (the trainer's own ETA line follows once traini
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 import torch
 
-from lab5_utils.data.dataset import listing_path
+from lab5_utils.data.dataset import read_listing
 from lab5_utils.data.default import DEFAULT_SCENES, default_data_root
 from lab5_utils.gan.classifier import AuxClassifier, ClassifierConfig, classifier_cache_path
 from lab5_utils.gan.config import TrainConfig
@@ -151,7 +150,7 @@ def estimate_run(cfg: TrainConfig, data_root: Path | None, out_dir: Path, budget
     elif rendered and judge and (judge2 or not second_judge):
         excluded = judges_heldout(root, judge, judge2)
         classifier = None if classifier_cache_path(root, classifier, excluded).is_file() else classifier
-    data_images = len(json.loads(listing_path(root).read_text())) if rendered else DEFAULT_SCENES * FRAMES
+    data_images = len(read_listing(root)) if rendered else DEFAULT_SCENES * FRAMES
     last = RunFolder(out_dir).last
     done = int(torch.load(last, weights_only=True, map_location="cpu", mmap=True)["step"]) if last.is_file() else 0
     estimate = estimate_job(cfg, budget, data_images=data_images, render_scenes=0 if rendered else DEFAULT_SCENES,

@@ -71,8 +71,10 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(value.clamp(min=0))
 
 
-def _normalise(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
-               ) -> dict[str, list[list[str]]]:
+def normalise_conditions(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
+                         ) -> dict[str, list[list[str]]]:
+    """``{name: validated conditions}`` of a condition file, a list, or a mapping of either (errors name the file
+    or entry)."""
     if isinstance(conditions, str | Path):
         items = {Path(str(conditions)).stem: conditions}
     elif isinstance(conditions, Mapping):
@@ -102,7 +104,7 @@ def ceiling_images(conditions: Mapping[str, Conditions | str | Path] | Condition
                    renderer: Renderer = render_real, seed: int = 0) -> dict[str, torch.Tensor]:
     """``{name: renderer(conditions of name, seed)}``: the real images behind every ``ceiling``, rendered once and
     passed as ``evaluate_generator(real_images=...)`` to each generator and judge measured on them."""
-    return {name: renderer(conds, seed) for name, conds in _normalise(conditions).items()}
+    return {name: renderer(conds, seed) for name, conds in normalise_conditions(conditions).items()}
 
 
 def _file_metrics(judge: Judge, G: nn.Module, conds: list[list[str]], seeds: list[int], device: Any,
@@ -193,7 +195,7 @@ def evaluate_generator(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("evaluate_generator: seeds is empty")
-    files = _normalise(conditions)
+    files = normalise_conditions(conditions)
     result: dict[str, Any] = {"judge": judge.name, "judge_tiny": bool(judge.meta.get("tiny", False)),
                               "seeds": seeds, "files": {}}
     for name, conds in tqdm(files.items(), desc="conditions", disable=not progress):

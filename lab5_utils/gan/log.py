@@ -46,7 +46,6 @@ class StatsLog:
         self.path = path
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
-        self.last_keys: tuple[str, ...] = ()
 
     def add(self, values: Mapping[str, float | torch.Tensor]) -> None:
         """Add one step's values: floats, or 0-d tensors summed where they live (no host sync until a read)."""
@@ -67,11 +66,10 @@ class StatsLog:
         self.counts = {k: int(v) for k, v in state.get("counts", {}).items()}
 
     def flush(self, extra: Mapping[str, Any]) -> dict[str, Any]:
-        """Write ``extra`` and the window's means as one row and open a new window; ``last_keys``: the means'."""
-        means = self.means()
-        row = {**extra, **means}
+        """Write ``extra`` and the window's means as one row and open a new window; returns the row."""
+        row = {**extra, **self.means()}
         self.write(row)
-        self.sums, self.counts, self.last_keys = {}, {}, tuple(means)
+        self.sums, self.counts = {}, {}
         return row
 
     def write(self, row: Mapping[str, Any]) -> None:

@@ -143,9 +143,10 @@ class Trainer(GanStep):
                     eta_said = True
                 if self.step % self.cfg.log_every == 0:
                     rate = window_steps * self.cfg.batch_size * self.cfg.n_critic / (time.monotonic() - window_start)
+                    extra = self._log_extra(rate)
                     with writing(self.log.path, self.step):
-                        row = self.log.flush(self._log_extra(rate))
-                    self.check_window({k: row[k] for k in self.log.last_keys})
+                        row = self.log.flush(extra)
+                    self.check_window({k: v for k, v in row.items() if k not in extra})  # the window's means
                     bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "gp") if k in row})
                     window_start, window_steps = time.monotonic(), 0
                 if self.eval_fn is not None and self.step % self.eval_every == 0:

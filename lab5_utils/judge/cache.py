@@ -89,6 +89,14 @@ def ensure_second_judge(progress: bool = True, device: str | torch.device | None
                          device, progress)
 
 
+def second_judge_path(choice: bool | Path | None, progress: bool = True) -> Path | None:
+    """The second judge a measurement asked for: a judge file given as a ``Path`` (e.g. the shipped real judge),
+    :func:`ensure_second_judge` for ``True``, none for ``False``/``None``."""
+    if isinstance(choice, Path):
+        return choice
+    return ensure_second_judge(progress=progress) if choice else None
+
+
 def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.device | None, progress: bool) -> Path:
     path = judge_cache_path(data_root, config)
     legacy = judge_cache_path(data_root, config, legacy=True)

@@ -71,15 +71,21 @@ def plot_accuracy_curves(summaries: Mapping[str, Mapping[str, Any]], which: str 
     return fig
 
 
+def _loss_lines(ax: Any, rows: list[dict[str, Any]], keys: tuple[str, ...], **style: Any) -> None:
+    """One line per key against the generator step, over the rows that logged it (a lazy GP is not in every row;
+    a NaN window is logged as null)."""
+    for key in keys:
+        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            ax.plot(*zip(*points, strict=True), label=key, **style)
+
+
 def plot_losses(run_dir: str | Path, keys: tuple[str, ...] = ("d_loss", "g_loss"),
                 figsize: tuple[float, float] = (8, 3)) -> Figure:
     """Training losses (and GP / aux terms when present) against generator steps, from stats.jsonl."""
     rows = [r for r in read_stats(RunFolder(Path(run_dir)).stats) if "d_loss" in r]
     fig, ax = plt.subplots(figsize=figsize)
-    for key in keys + ("gp", "d_aux", "g_aux"):
-        points = [(r["step"], r[key]) for r in rows if key in r]  # a lazy GP is not in every row
-        if points:
-            ax.plot(*zip(*points, strict=True), label=key)
+    _loss_lines(ax, rows, keys + ("gp", "d_aux", "g_aux"))
     ax.set_xlabel("generator step")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -93,10 +99,7 @@ def plot_training(stats: str | Path, title: str = "", chance: float | None = Non
     seeds, each course file)."""
     rows = read_stats(stats)
     fig, (losses, accuracy) = plt.subplots(1, 2, figsize=figsize)
-    for key in ("d_loss", "g_loss", "gp", "d_aux", "g_aux", "g_cls", "g_cls_alone"):
-        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
-        if points:
-            losses.plot(*zip(*points, strict=True), label=key, lw=1)
+    _loss_lines(losses, rows, ("d_loss", "g_loss", "gp", "d_aux", "g_aux", "g_cls", "g_cls_alone"), lw=1)
     losses.set_yscale("symlog", linthresh=1.0)  # a Wasserstein critic starts in the thousands; losses can be < 0
     losses.set_xlabel("generator step")
     losses.set_title("losses (log-window means; symlog scale)")

@@ -26,7 +26,7 @@ from lab5_utils.evaluation.weights import load_shipped_generator, manifest
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.image_ops import resize_uint8, to_signed
-from lab5_utils.judge.cache import ensure_judge, ensure_second_judge
+from lab5_utils.judge.cache import ensure_judge, second_judge_path
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
 from lab5_utils.paths import GENERATOR_FILE, GENERATOR_STATS_FILE, rendered_by_us, shipped
 from lab5_utils.report.figures import metrics_markdown, plot_losses, plot_per_class
@@ -48,12 +48,14 @@ def plot_run(summary: Mapping[str, Any], run_dir: str | Path) -> Figure:
     return plot_losses(run_dir)
 
 
-def reference_images(conditions: list[list[str]], data_root: str | Path | None = None, seed: int = 0) -> torch.Tensor:
+def reference_images(conditions: list[list[str]], data_root: str | Path | None = None, seed: int = 0,
+                     arrays: tuple[torch.Tensor, torch.Tensor, list[str]] | None = None) -> torch.Tensor:
     """Images of the same conditions to show beside generated ones, uint8 ``(N, 3, 64, 64)``: for the real data
     (a folder we did not render) a real training image of exactly that label set where one exists (mid-grey
-    where none does); otherwise our renderer's scene of the condition, squashed to 64x64 like the loader."""
+    where none does); otherwise our renderer's scene of the condition, squashed to 64x64 like the loader.
+    ``arrays``: the real folder's :func:`load_arrays` output when the caller already holds it."""
     if data_root is not None and not rendered_by_us(data_root):
-        images, labels, _ = load_arrays(data_root, progress=False)
+        images, labels, _ = arrays or load_arrays(data_root, progress=False)
         return matching_real_images(conditions, images, labels, seed)
     return resize_uint8(render_real(conditions, seed).permute(0, 3, 1, 2).contiguous(), 64)
 
@@ -66,6 +68,8 @@ def show_grids(G: nn.Module, figures: str | Path, prefix: str, seed: int = 0, re
     with :func:`reference_images` of the same conditions (real ones when ``data_root`` is the real data; those
     are shown, never saved)."""
     rows = 2 if reference else 1
+    real = reference and data_root is not None and not rendered_by_us(data_root)
+    arrays = load_arrays(data_root, progress=False) if real else None  # read once for both files
     fig = new_figure((16, 4.6 * rows))
     for column, name in enumerate(CONDITION_FILES):
         conditions = load_conditions(resolve_conditions(name))
@@ -73,8 +77,7 @@ def show_grids(G: nn.Module, figures: str | Path, prefix: str, seed: int = 0, re
         save_grid(images, Path(figures) / f"{prefix}_{name}_grid.png")
         shown = [(images, f"{name}.json: generated, noise seed {seed}")]
         if reference:
-            real = data_root is not None and not rendered_by_us(data_root)
-            shown.append((reference_images(conditions, data_root, seed),
+            shown.append((reference_images(conditions, data_root, seed, arrays),
                           f"{name}.json: {'real training images' if real else 'our render'} of the same conditions"))
         for row, (grid, title) in enumerate(shown):
             ax = fig.add_subplot(rows, len(CONDITION_FILES), row * len(CONDITION_FILES) + column + 1)
@@ -121,7 +124,7 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
     made = manifest()[GENERATOR_FILE]
     print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
           f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
-    second = second_judge if isinstance(second_judge, Path) else ensure_second_judge() if second_judge else None
+    second = second_judge_path(second_judge)
     judges = {"G_ema": ensure_judge()} | ({"G_ema_judge2": second} if second else {})
     results = evaluate_by_judges(G, judges, seeds=range(budget["seeds"]), data_root=budget.get("data_root"),
                                  frechet_samples=budget["frechet_samples"], progress=False,
