@@ -29,7 +29,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from lab5_utils.gan.config import TrainConfig, get_config, parse_overrides
+from lab5_utils.cli.args import parse_overrides
+from lab5_utils.gan.config import TrainConfig, get_config
 from lab5_utils.gan.losses import aux_bce
 from lab5_utils.gan.models import build_models
 from lab5_utils.gan.stream import BatchStream, random_dataset

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from lab5_utils.gan.config import PRESETS, TrainConfig, config_from_dict, get_config, parse_overrides, tiny
+from lab5_utils.cli.args import parse_overrides
+from lab5_utils.gan.config import PRESETS, TrainConfig, config_from_dict, get_config, tiny
 from lab5_utils.gan.models import attention_gammas, build_models
 from lab5_utils.gan.models.layers import CondBatchNorm2d, SelfAttention
 from lab5_utils.gan.stream import random_dataset

@@ -1,13 +1,18 @@
-"""What every command checks before it starts work: counts and budgets that must be positive, and folders that
-must be writable, so that a typo costs a second and a one-line message, not a run that fails when it saves."""
+"""What every command checks before it starts work: counts and budgets that must be positive, ``--set key=value``
+config overrides that must name a field and parse as its type, and folders that must be writable, so that a typo
+costs a second and a one-line message, not a run that fails when it saves."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
+
+from lab5_utils.gan.config import FIELD_TYPES, check_keys
 
 
 def _number(kind: type, text: str, smallest: float, what: str) -> int | float:
@@ -74,3 +79,27 @@ def device_arg(text: str) -> str:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise argparse.ArgumentTypeError(f"{text!r}: no Apple MPS device on this machine; use --device cpu")
     return text
+
+
+def _convert(key: str, text: str) -> Any:
+    kind = FIELD_TYPES[key]
+    try:
+        if kind == "bool":
+            if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(text)
+            return text.lower() in {"true", "1", "yes"}
+        return {"int": int, "float": float}.get(kind, str)(text)
+    except ValueError as err:
+        raise ValueError(f"--set {key}={text}: expected a {kind}") from err
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """CLI ``["lr_g=1e-4", "bf16=true"]`` -> typed dict; unknown keys or bad values raise ``ValueError``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected key=value")
+        check_keys([key.strip()], "--set")
+        out[key.strip()] = _convert(key.strip(), value.strip())
+    return out

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import torch
 
-from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_float, positive_int, writable_folder
+from lab5_utils.cli.args import (
+    Parser,
+    device_arg,
+    non_negative_int,
+    parse_overrides,
+    positive_float,
+    positive_int,
+    writable_folder,
+)
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device
 from lab5_utils.evaluation.experiment import file_digest, run_preset
@@ -27,7 +35,7 @@ from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
 from lab5_utils.gan.checkpoint import load_generator
-from lab5_utils.gan.config import PRESETS, get_config, parse_overrides
+from lab5_utils.gan.config import PRESETS, get_config
 from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.judge.model import judge_meta
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions

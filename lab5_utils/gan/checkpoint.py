@@ -21,6 +21,7 @@ from torch import nn
 from lab5_utils.gan.config import TrainConfig, config_from_dict
 from lab5_utils.gan.models import build_generator
 from lab5_utils.gan.run_folder import LAST_FILE
+from lab5_utils.gan.step import harden
 from lab5_utils.io import load_weights_only, save_torch
 
 FORMAT = "lab5_utils.gan/1"
@@ -84,4 +85,5 @@ def load_generator(ckpt_path: str | Path, ema: bool = True, device: str | torch.
         G.load_state_dict(ckpt[key])
     except (KeyError, RuntimeError) as err:
         raise ValueError(f"{ckpt_path}: cannot load {key!r} into the {cfg.name!r} generator ({err})") from err
+    harden(G, None, cfg, int(ckpt.get("step", 0)))  # a run past cfg.alpha_hard_from draws hard masks
     return G.to(device).eval()

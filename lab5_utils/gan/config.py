@@ -42,8 +42,7 @@ class TrainConfig:
 
     name: str = "custom"
     arch: str = "dcgan"
-    # the generator's design, an axis of its own: "" = the family's own (arch's) generator, or another family's,
-    # e.g. "sprite" (the object-centric one) trained against arch's discriminator and loss
+    # the generator's design, an axis of its own: "" = arch's own, or another family's (e.g. "sprite") against arch's D
     generator: str = ""
     g_cond: str = "concat"
     d_cond: str = "concat"
@@ -71,9 +70,13 @@ class TrainConfig:
     cls_weight: float = 0.0
     cls_warmup: int = 0  # generator steps over which the classifier's weight ramps up linearly from 0
     cls_shift: int = 4
-    # the classifier's BCE on each requested object drawn alone on the floor (sprite generator only; 0 = off), with
-    # the same warm-up: every object must read as its class by itself, not only the scene as a whole
+    # the classifier's BCE on each requested object drawn alone on the floor (sprite G only; same warm-up; 0 = off)
     cls_alone: float = 0.0
+    # sprite coverage levers (0 = off): noise std on its logits while G trains, weight of a Beta(0.5, 0.5) penalty
+    # on it in G's loss, and hard 0/1 masks (straight-through) from this G step on
+    alpha_noise: float = 0.0
+    alpha_beta: float = 0.0
+    alpha_hard_from: int = 0
     d_shift: int = 0  # DiffAugment translation: real and fake images shifted by up to d_shift px before D (0 = off)
     ema_decay: float = 0.999  # EMA of G's weights (0 = EMA copy just follows G)
     seed: int = 0
@@ -99,12 +102,15 @@ class TrainConfig:
                 raise ValueError(f"{key}={getattr(self, key)!r}: expected a positive learning rate")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0 and 0.0 <= self.ema_decay < 1.0):
             raise ValueError("beta1, beta2 and ema_decay must lie in [0, 1)")
-        if self.gp_lambda < 0 or self.aux_weight < 0 or self.cls_weight < 0 or self.cls_alone < 0:
-            raise ValueError("gp_lambda, aux_weight, cls_weight and cls_alone must be >= 0")
+        if min(self.gp_lambda, self.aux_weight, self.cls_weight, self.cls_alone, self.alpha_noise, self.alpha_beta) < 0:
+            raise ValueError("gp_lambda, aux_weight, cls_weight, cls_alone, alpha_noise and alpha_beta must be >= 0")
         if self.cls_alone and (self.generator_design != "sprite" or not self.cls_weight):
             raise ValueError(f"cls_alone={self.cls_alone}: needs the sprite generator (objects drawn alone) and "
                              "cls_weight > 0")
-        for key in ("cls_shift", "d_shift", "cls_warmup"):
+        if (self.alpha_noise or self.alpha_beta or self.alpha_hard_from) and self.generator_design != "sprite":
+            raise ValueError(f"alpha_noise={self.alpha_noise}, alpha_beta={self.alpha_beta}, alpha_hard_from="
+                             f"{self.alpha_hard_from}: the coverage levers need the sprite generator")
+        for key in ("cls_shift", "d_shift", "cls_warmup", "alpha_hard_from"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 0:
                 raise ValueError(f"{key}={getattr(self, key)!r}: expected an integer >= 0")
 
@@ -130,10 +136,11 @@ class TrainConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainConfig))
-_FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}  # "int", "float", "bool", "str"
 
 
-def _check_keys(keys: Sequence[str], where: str) -> None:
+def check_keys(keys: Sequence[str], where: str) -> None:
+    """Raise a ``ValueError`` naming ``where`` and the closest field for a key that is not a config field."""
     for key in keys:
         if key not in FIELD_NAMES:
             close = difflib.get_close_matches(key, FIELD_NAMES, n=1)
@@ -143,44 +150,24 @@ def _check_keys(keys: Sequence[str], where: str) -> None:
 
 def replace(cfg: TrainConfig, where: str = "overrides", **overrides: Any) -> TrainConfig:
     """``dataclasses.replace`` that names an unknown key (``where`` says where it came from)."""
-    _check_keys(list(overrides), where)
+    check_keys(list(overrides), where)
     return dataclasses.replace(cfg, **overrides)
 
 
 def config_from_dict(data: Mapping[str, Any], where: str = "config") -> TrainConfig:
     """Rebuild a config from ``dataclasses.asdict`` output (e.g. a checkpoint's ``config``); strict on keys."""
-    _check_keys(list(data), where)
+    check_keys(list(data), where)
     return TrainConfig(**dict(data))
-
-
-def _convert(key: str, text: str) -> Any:
-    kind = _FIELD_TYPES[key]
-    try:
-        if kind == "bool":
-            if text.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                raise ValueError(text)
-            return text.lower() in {"true", "1", "yes"}
-        return {"int": int, "float": float}.get(kind, str)(text)
-    except ValueError as err:
-        raise ValueError(f"--set {key}={text}: expected a {kind}") from err
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """CLI ``["lr_g=1e-4", "bf16=true"]`` -> typed dict; unknown keys or bad values raise ``ValueError``."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
-        _check_keys([key.strip()], "--set")
-        out[key.strip()] = _convert(key.strip(), value.strip())
-    return out
 
 
 def tiny(cfg: TrainConfig) -> TrainConfig:
     """A seconds-on-CPU version of ``cfg`` for tests: narrow layers, batch 4, same families and designs."""
     return dataclasses.replace(cfg, name=f"tiny_{cfg.name}", z_dim=8, g_channels=4, d_channels=4, embed_dim=8,
                                batch_size=4, log_every=1, ckpt_every=1000)
+
+
+# one coverage lever each on the final model (issue 18, measured in report 4.12): wgan_gp_sprite_ttur_<key>
+COVERAGE_LEVERS = {"noise": {"alpha_noise": 1.0}, "beta": {"alpha_beta": 0.1}, "hard": {"alpha_hard_from": 300}}
 
 
 def _presets() -> dict[str, TrainConfig]:
@@ -190,12 +177,16 @@ def _presets() -> dict[str, TrainConfig]:
     wgan_gp = TrainConfig(name="wgan_gp", arch="wgan", g_cond="cbn", d_cond="projection+acgan",
                           loss="wasserstein", gp_lambda=10.0, n_critic=5, lr_g=1e-4, lr_d=1e-4, beta1=0.0,
                           beta2=0.9, aux_weight=1.0)
-    # The CPU-efficient final recipe (issue 11): SN + hinge + projection D, CBN G, TTUR, 1 D step per G step,
-    # and the frozen auxiliary classifier's BCE in G's loss.
-    # Narrow (32 channels): 2.5x the steps of 64 per CPU minute. The classifier's weight ramps up over the first
-    # 2,000 steps: from the start, G paints high-frequency patterns that fool it (measured: 5-minute runs).
+    # The CPU-efficient recipe of issue 11: SN + hinge + projection D, CBN G, TTUR, 1 D step per G step; narrow (32
+    # channels: 2.5x the steps of 64 per CPU minute). Its _cls ramps the classifier up over 2,000 steps (measured).
     sngan = TrainConfig(name="sngan", arch="sngan", g_cond="cbn", d_cond="projection", loss="hinge", lr_g=1e-4,
                         lr_d=4e-4, beta1=0.0, beta2=0.9, n_critic=1, g_channels=32, d_channels=32, ckpt_every=250)
+    # the WGAN-GP objective (Wasserstein loss + GP in the critic's loss, critic without BatchNorm) on a CPU budget,
+    # training the sprite G: TTUR (lr_d 4x lr_g) with one critic step per G step instead of five, the lazy GP (every
+    # 4th critic step, weighted 4x) and the SNGAN recipe's narrow critic (issue 20: measured in report 4.11)
+    ttur = dataclasses.replace(wgan_gp, name="wgan_gp_sprite_ttur", generator="sprite", g_cond="cbn", g_attn_res=0,
+                               g_channels=32, d_channels=32, n_critic=1, gp_every=4, lr_d=4e-4, cls_weight=1.0,
+                               cls_warmup=500, cls_alone=1.0, ckpt_every=250)
     presets = {
         "sngan": sngan,
         "sngan_cls": dataclasses.replace(sngan, name="sngan_cls", cls_weight=1.0, cls_warmup=2000),
@@ -204,25 +195,21 @@ def _presets() -> dict[str, TrainConfig]:
                                              cls_warmup=2000, g_channels=48, d_channels=64),
         # object-centric G (one sprite per requested object over a background) + SNGAN's D, with the classifier
         "compose_cls": dataclasses.replace(sngan, name="compose_cls", arch="compose", cls_weight=1.0, cls_warmup=500),
-        # the real-data recipe (issue 18): sprites placed by a layout measured on the training scenes, started from
-        # the training objects' mean look, SNGAN's D, the classifier on the scene AND on each object drawn alone
+        # the real-data recipe (issue 18): sprites placed by a measured layout, started from the training objects'
+        # mean look, SNGAN's D, the classifier on the scene AND on each object alone (_scene: on the scene only)
         "sprite_cls": dataclasses.replace(sngan, name="sprite_cls", arch="sprite", cls_weight=1.0, cls_warmup=500,
                                           cls_alone=1.0),
         "sprite_cls_scene": dataclasses.replace(sngan, name="sprite_cls_scene", arch="sprite", cls_weight=1.0,
-                                                cls_warmup=500),  # ablation: the classifier on the scene only
+                                                cls_warmup=500),
         # the generator design as its own axis (issue 20): each course family's D, loss and schedule training the
         # sprite G (CBN, no attention: a sprite is too small for it) with the real-data recipe's classifier terms
         **{f"{name}_sprite_cls": dataclasses.replace(cfg, name=f"{name}_sprite_cls", generator="sprite",
                                                      g_cond="cbn", g_attn_res=0, g_channels=32, cls_weight=1.0,
                                                      cls_warmup=500, cls_alone=1.0)
            for name, cfg in (("dcgan", dcgan), ("sagan", sagan), ("wgan_gp", wgan_gp))},
-        # the same WGAN-GP objective (Wasserstein loss + GP in the critic's loss, critic without BatchNorm) on a CPU
-        # budget: TTUR (lr_d 4x lr_g) with one critic step per G step instead of five, the lazy GP (every 4th critic
-        # step, weighted 4x) and the SNGAN recipe's narrow critic (issue 20: measured in report 4.11)
-        "wgan_gp_sprite_ttur": dataclasses.replace(wgan_gp, name="wgan_gp_sprite_ttur", generator="sprite",
-                                                   g_cond="cbn", g_attn_res=0, g_channels=32, d_channels=32,
-                                                   n_critic=1, gp_every=4, lr_d=4e-4, cls_weight=1.0,
-                                                   cls_warmup=500, cls_alone=1.0, ckpt_every=250),
+        "wgan_gp_sprite_ttur": ttur,
+        **{f"wgan_gp_sprite_ttur_{k}": dataclasses.replace(ttur, name=f"wgan_gp_sprite_ttur_{k}", **lever)
+           for k, lever in COVERAGE_LEVERS.items()},
         # every family with the final recipe's classifier term (weight 1, 500-step ramp): family x recipe
         **{f"{name}_cls": dataclasses.replace(cfg, name=f"{name}_cls", cls_weight=1.0, cls_warmup=500)
            for name, cfg in (("dcgan", dcgan), ("sagan", sagan), ("wgan_gp", wgan_gp))},

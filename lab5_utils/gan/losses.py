@@ -51,6 +51,17 @@ def aux_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits.float(), y.float())
 
 
+def beta_penalty(cover: torch.Tensor, weight: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Pressure toward opaque, binary coverage: the negative log density of a Beta(0.5, 0.5) prior (as Neural
+    Volumes uses on its opacity), shifted to 0 at ``cover = 0.5`` and falling toward 0 and 1:
+    ``0.5 * log(4 c (1 - c))`` in ``[0.5 * log(4 eps), 0]`` with ``c`` clamped to ``[eps, 1 - eps]``.
+    ``cover: (N, ...)`` in [0, 1]; ``weight: (N,)`` (1 for a requested object's canvas, 0 for an empty slot);
+    returns the weighted mean over the pixels of the weighted canvases (0 when every weight is 0)."""
+    c = cover.float().clamp(eps, 1.0 - eps)
+    per_canvas = (0.5 * torch.log(4.0 * c * (1.0 - c))).flatten(1).mean(1)
+    return (per_canvas * weight).sum() / weight.sum().clamp_min(1.0)
+
+
 def interpolates(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """``x_hat = a*real + (1-a)*fake`` with ``a ~ U[0, 1)`` per sample drawn from ``generator`` (on its own device,
     then moved); a detached leaf with ``requires_grad=True``, same shape as ``real``."""

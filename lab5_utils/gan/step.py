@@ -25,7 +25,7 @@ from torch import nn
 from lab5_utils.device import configure_cuda, default_device
 from lab5_utils.gan.config import TrainConfig
 from lab5_utils.gan.log import host_floats
-from lab5_utils.gan.losses import LOSSES, aux_bce, interpolates, penalty_at, per_sample
+from lab5_utils.gan.losses import LOSSES, aux_bce, beta_penalty, interpolates, penalty_at, per_sample
 from lab5_utils.gan.models import build_models
 from lab5_utils.gan.stream import BatchStream, as_arrays
 from lab5_utils.image_ops import augment, to_signed
@@ -55,6 +55,16 @@ def state_digest(module: nn.Module | None) -> str | None:
     return digest.hexdigest()[:16]
 
 
+def harden(G: nn.Module, G_ema: nn.Module | None, cfg: TrainConfig, step: int) -> None:
+    """Switch the sprite generator (and its EMA copy) to hard 0/1 coverage once ``step`` (generator steps done) is
+    ``>= cfg.alpha_hard_from`` (never when it is 0): the steps after it train with hard masks and a checkpoint
+    written there draws them (:func:`~lab5_utils.gan.checkpoint.load_generator`)."""
+    if cfg.alpha_hard_from and step >= cfg.alpha_hard_from:
+        for model in (G, G_ema):
+            if model is not None:
+                model.hard_cover = True
+
+
 class GanStep:
     """The networks, optimisers, batch stream and RNGs of one run, and :meth:`train_step`.
 
@@ -77,6 +87,8 @@ class GanStep:
         if hasattr(self.G, "fit_layout"):  # a generator that learns its layout from the training scenes' frames
             self.G.fit_layout(images, labels, seed=cfg.seed)
         self.G, self.D = self.G.to(self.device), self.D.to(self.device)
+        if cfg.alpha_noise:  # the sprite generator's coverage noise, in training mode only (never G_ema's)
+            self.G.alpha_noise = cfg.alpha_noise
         self.fused = per_sample(self.D)  # score real and fake in one critic forward
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.classifier = None if cfg.cls_weight == 0 or classifier is None else \
@@ -138,13 +150,18 @@ class GanStep:
         for p in self.d_params:
             p.requires_grad_(True)
         stats: dict[str, torch.Tensor] = {}
+        parts: dict[str, torch.Tensor] = {}
         for i in range(cfg.n_critic):
             x, y = self.batches.next()
             real = to_signed(x)
             with self._autocast():
                 with torch.set_grad_enabled(i == cfg.n_critic - 1):  # the last fakes are reused for G's step
                     z = self._z(len(x))
-                    fake = self.G(z, y)
+                    if cfg.alpha_beta:  # the sprite generator's layers: the penalty reads their coverage
+                        parts = self.G.layers(z, y)
+                        fake = self.G.composite(parts)
+                    else:
+                        fake = self.G(z, y)
                 # lazy GP (cfg.gp_every = k > 1): every k-th critic update of the run, weighted k * lambda
                 with_gp = cfg.gp_lambda > 0 and (self.step * cfg.n_critic + i) % cfg.gp_every == 0
                 (real_score, fake_score), (real_aux, fake_aux), gp = self._critic(real, fake.detach(), y, with_gp)
@@ -181,11 +198,16 @@ class GanStep:
                     g_alone = aux_bce(self.classifier(augment(alone, cfg.cls_shift, True, self.noise)), classes)
                     g_total = g_total + cfg.cls_alone * ramp * g_alone
                     stats["g_cls_alone"] = g_alone.detach()
+            if cfg.alpha_beta:
+                g_beta = beta_penalty(parts["sprite_cover"].flatten(0, 1), parts["mask"].flatten())
+                g_total = g_total + cfg.alpha_beta * g_beta
+                stats["g_beta"] = g_beta.detach()
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
         stats["g_loss"] = g_total.detach()
         self.step += 1
+        harden(self.G, self.G_ema, cfg, self.step)
         ema_update(self.G_ema, self.G, min(cfg.ema_decay, (1.0 + self.step) / (10.0 + self.step)))
         return stats
 
@@ -216,3 +238,4 @@ class GanStep:
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
+        harden(self.G, self.G_ema, self.cfg, self.step)

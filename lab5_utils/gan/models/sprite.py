@@ -17,6 +17,10 @@ The generator, ``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in `
   low-resolution light modes weighted by ``z``; each object's shadow darkens it before the object is drawn.
 
 ``z`` is split into four chunks of ``z_dim // 4``: ``[layout pick, floor...]``, then one per slot.
+
+Coverage levers (set by the trainer from ``TrainConfig.alpha_*``): ``alpha_noise`` adds Gaussian noise of that std to
+the coverage logits in training mode (opaque, binary coverage survives it); ``hard_cover`` draws each sprite's coverage
+as 0/1 (straight-through gradient), resampled bilinearly to its box (a one-pixel soft rim, as in the real images).
 """
 
 from __future__ import annotations
@@ -104,6 +108,8 @@ class Generator(nn.Module):
         middle = torch.rand(LAYOUTS, MAX_OBJECTS, 2) * (IMAGE_SIZE / 2) + IMAGE_SIZE / 4
         self.register_buffer("layouts", middle)  # (LAYOUTS, 3, 2) object centres (x, y), pixels
         self.register_buffer("perspective", torch.tensor([IMAGE_SIZE / 5, 0.0]))  # height = a + b * y, pixels
+        self.alpha_noise = 0.0  # std of the noise on the coverage logits while training (0 = off)
+        self.hard_cover = False  # 0/1 coverage with a straight-through gradient
 
     @torch.no_grad()
     def fit_layout(self, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> bool:
@@ -142,7 +148,8 @@ class Generator(nn.Module):
     def layers(self, z: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """What :meth:`forward` composites, in [0, 1]: ``floor (B, 3, 64, 64)``, per slot ``cover``, ``shadow``
         ``(B, 3, 1, 64, 64)`` and ``rgb (B, 3, 3, 64, 64)`` (empty slots cover nothing), ``order (B, 3)`` (slots
-        far to near), ``onehot (B, 3, 24)`` and ``mask (B, 3)``."""
+        far to near), ``onehot (B, 3, 24)``, ``mask (B, 3)`` and ``sprite_cover (B, 3, SPRITE, SPRITE)`` (each
+        slot's coverage on its canvas, before placement and before ``hard_cover``: what the Beta penalty reads)."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"generator: noise must have shape (B, {self.z_dim}), got {tuple(z.shape)}")
         _check_inputs(y, z.shape[0], "generator")
@@ -153,6 +160,9 @@ class Generator(nn.Module):
         onehot, mask = _Compose.slots(y)  # (B, 3, 24), (B, 3)
         shape, colour = shape_and_colour(onehot.reshape(b * n, NUM_CLASSES))
         canvas = self.sprites(chunks[:, 1:].reshape(b * n, self.chunk), shape)  # (3B, 3, S, S)
+        if self.training and self.alpha_noise:  # only opaque (large-logit) coverage survives the noise
+            canvas = torch.cat([canvas[:, :1] + self.alpha_noise * torch.randn_like(canvas[:, :1]), canvas[:, 1:]], 1)
+        sprite_cover = torch.sigmoid(canvas[:, :1])
         box = self.boxes(z).reshape(b * n, 3)
         theta = torch.zeros(b * n, 2, 3, device=z.device, dtype=canvas.dtype)
         theta[:, 0, 0] = theta[:, 1, 1] = IMAGE_SIZE / box[:, 2]
@@ -160,14 +170,19 @@ class Generator(nn.Module):
         grid = F.affine_grid(theta, [b * n, 3, IMAGE_SIZE, IMAGE_SIZE], align_corners=False)
         placed = F.grid_sample(canvas, grid, padding_mode="border", align_corners=False)  # logits: border far out
         inside = F.grid_sample(torch.ones_like(canvas[:, :1]), grid, align_corners=False)  # 0 outside the box
-        cover = torch.sigmoid(placed[:, :1]) * inside * mask.reshape(-1, 1, 1, 1)
+        if self.hard_cover:  # 0/1 on the canvas (straight-through), bilinear to the box: a one-pixel soft rim
+            hard = sprite_cover + ((sprite_cover > 0.5).to(sprite_cover.dtype) - sprite_cover).detach()
+            cover = F.grid_sample(hard, grid, align_corners=False) * mask.reshape(-1, 1, 1, 1)
+        else:
+            cover = torch.sigmoid(placed[:, :1]) * inside * mask.reshape(-1, 1, 1, 1)
         shadow = torch.sigmoid(placed[:, 2:3]) * inside * mask.reshape(-1, 1, 1, 1)
         albedo = colour @ torch.sigmoid(self.albedo)  # (3B, 3)
         rgb = (albedo[:, :, None, None] * 2 * torch.sigmoid(placed[:, 1:2])).clamp(0, 1)
         per_slot = (b, n, -1, IMAGE_SIZE, IMAGE_SIZE)
         return {"floor": torch.sigmoid(self.floor + light), "cover": cover.view(per_slot),
                 "shadow": shadow.view(per_slot), "rgb": rgb.view(per_slot),
-                "order": box.view(b, n, 3)[:, :, 1].argsort(dim=1), "onehot": onehot, "mask": mask}
+                "order": box.view(b, n, 3)[:, :, 1].argsort(dim=1), "onehot": onehot, "mask": mask,
+                "sprite_cover": sprite_cover.view(b, n, SPRITE, SPRITE)}
 
     def _draw(self, image: torch.Tensor, cover: torch.Tensor, shadow: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
         """One object over ``image``: its shadow darkens the floor, then it covers what is behind it."""
@@ -175,8 +190,11 @@ class Generator(nn.Module):
         return cover * rgb + (1 - cover) * image
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        parts = self.layers(z, y)
-        image, rows = parts["floor"], torch.arange(len(z), device=z.device)
+        return self.composite(self.layers(z, y))
+
+    def composite(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        """:meth:`layers` output -> the image ``(B, 3, 64, 64)`` in ``[-1, 1]`` (what :meth:`forward` returns)."""
+        image, rows = parts["floor"], torch.arange(len(parts["floor"]), device=parts["floor"].device)
         for i in range(MAX_OBJECTS):  # far to near: nearer objects hide farther ones
             k = parts["order"][:, i]
             image = self._draw(image, parts["cover"][rows, k], parts["shadow"][rows, k], parts["rgb"][rows, k])
