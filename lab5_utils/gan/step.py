@@ -56,13 +56,14 @@ def state_digest(module: nn.Module | None) -> str | None:
 
 
 def harden(G: nn.Module, G_ema: nn.Module | None, cfg: TrainConfig, step: int) -> None:
-    """Switch the sprite generator (and its EMA copy) to hard 0/1 coverage once ``step`` (generator steps done) is
-    ``>= cfg.alpha_hard_from`` (never when it is 0): the steps after it train with hard masks and a checkpoint
-    written there draws them (:func:`~lab5_utils.gan.checkpoint.load_generator`)."""
-    if cfg.alpha_hard_from and step >= cfg.alpha_hard_from:
+    """Set the sprite generator's (and its EMA copy's) hard 0/1 coverage from the run's position: on once ``step``
+    (generator steps done) is ``>= cfg.alpha_hard_from``, off before (untouched when that is 0): the steps after it
+    train with hard masks and a checkpoint written there draws them
+    (:func:`~lab5_utils.gan.checkpoint.load_generator`)."""
+    if cfg.alpha_hard_from:
         for model in (G, G_ema):
             if model is not None:
-                model.hard_cover = True
+                model.hard_cover = step >= cfg.alpha_hard_from
 
 
 class GanStep:
@@ -87,10 +88,10 @@ class GanStep:
         if hasattr(self.G, "fit_layout"):  # a generator that learns its layout from the training scenes' frames
             self.G.fit_layout(images, labels, seed=cfg.seed)
         self.G, self.D = self.G.to(self.device), self.D.to(self.device)
-        if cfg.alpha_noise:  # the sprite generator's coverage noise, in training mode only (never G_ema's)
-            self.G.alpha_noise = cfg.alpha_noise
         self.fused = per_sample(self.D)  # score real and fake in one critic forward
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if cfg.alpha_noise:  # the sprite generator's coverage noise: G's only, in training mode (never G_ema's)
+            self.G.alpha_noise = cfg.alpha_noise
         self.classifier = None if cfg.cls_weight == 0 or classifier is None else \
             classifier.to(self.device).eval().requires_grad_(False)
         if cfg.arch == "projected":  # D judges in the frozen classifier's feature space
