@@ -24,6 +24,7 @@ import torch
 
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.evaluation.experiment import run_preset
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import COVERAGE_LEVERS
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
@@ -77,7 +78,7 @@ def main() -> None:
     rows = ["| preset | steps | images seen | train min | hardware | test / new_test / random | exact set "
             "| judge 2 | FD | cube / sphere / cylinder | soft coverage: canvas / image |", "|---" * 11 + "|"]
     for preset in args.presets:
-        s = run_preset(preset, args.runs / "levers" / preset, steps=args.steps, data_root=root,
+        s = run_preset(preset, args.runs / "levers" / preset, Budget(steps=args.steps), data_root=root,
                        second_judge=args.second_judge, progress=not args.no_progress)
         files = s["results"]["G_ema"]["files"]
         names = [n for n in ("test", "new_test", "random") if n in files]

@@ -23,6 +23,7 @@ import torch
 
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device, describe_device
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.classifier import AuxClassifier
 from lab5_utils.gan.config import PRESETS, TrainConfig, get_config
 from lab5_utils.gan.stream import random_dataset
@@ -70,10 +71,10 @@ def stop_and_resume(preset: str, data: tuple[torch.Tensor, torch.Tensor], device
     cfg = get_config(preset)
     classifier = aux_classifier(preset, cfg)
     straight = Trainer(cfg, data, folder / "straight", device=device, progress=False, classifier=classifier)
-    straight.run(steps=4)
-    Trainer(cfg, data, folder / "resumed", device=device, progress=False, classifier=classifier).run(steps=2)
+    straight.run(Budget(steps=4))
+    Trainer(cfg, data, folder / "resumed", device=device, progress=False, classifier=classifier).run(Budget(steps=2))
     resumed = Trainer(cfg, data, folder / "resumed", resume=True, device=device, progress=False,
-                      classifier=classifier).run(steps=4)
+                      classifier=classifier).run(Budget(steps=4))
     assert resumed.step == 4, f"resumed at step {resumed.step}, expected 4"
     a, b = straight.G_ema.state_dict(), resumed.G_ema.state_dict()
     return max(float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].is_floating_point())

@@ -102,11 +102,12 @@ import os
 import statistics
 from pathlib import Path
 
-from lab5_utils.evaluation.metrics import CONDITION_FILES, evaluate_generator, format_metrics_table
+from lab5_utils.evaluation.measurement import CONDITION_FILES, MeasureSettings, evaluate_generator
 from lab5_utils.gan.checkpoint import load_checkpoint, load_generator
 from lab5_utils.gan.log import read_stats
 from lab5_utils.judge.cache import ensure_judge
 from lab5_utils.judge.model import load_judge
+from lab5_utils.report.figures import metrics_table
 
 run, device, out = Path(os.environ["RUN"]), os.environ["DEVICE"], Path(os.environ["OUT"])
 rates = [r["images_per_s"] for r in read_stats(run) if r.get("images_per_s")]
@@ -118,9 +119,10 @@ if (run / "best.pt").is_file():
     G = load_generator(run / "best.pt", ema=which != "G", device=device)
     best["which"] = which
     judge = load_judge(ensure_judge(progress=False), device=device)
-    best["results"] = evaluate_generator(G, CONDITION_FILES, judge=judge, seeds=range(int(os.environ["SEEDS"])),
-                                         device=device, data_root=os.environ["DATA"], progress=False)
-    print(f"best.pt ({which}):\n{format_metrics_table(best['results'])}")
+    settings = MeasureSettings(seeds=range(int(os.environ["SEEDS"])), frechet_samples=int(os.environ["FRECHET"]),
+                               device=device, progress=False)
+    best["results"] = evaluate_generator(G, CONDITION_FILES, judge, reference=os.environ["DATA"], settings=settings)
+    print(f"best.pt ({which}):\n{metrics_table(best['results'])}")
 (out / "best_metrics.json").write_text(json.dumps(best, indent=1, default=str))
 PY
 

@@ -12,8 +12,8 @@ import argparse
 from pathlib import Path
 
 from lab5_utils.evaluation.experiment import run_preset
-from lab5_utils.evaluation.metrics import format_metrics_table
-from lab5_utils.report.figures import comparison_table
+from lab5_utils.gan.budget import Budget
+from lab5_utils.report.figures import comparison_table, metrics_table
 
 MAIN_PRESETS = ["dcgan", "sagan", "wgan_gp", "wgan_gp_concat", "wgan_gp_projection", "wgan_gp_acgan"]
 
@@ -32,13 +32,13 @@ def main() -> None:
     args = parser.parse_args()
     summaries = {}
     for preset in args.presets:
-        summaries[preset] = run_preset(preset, args.runs / preset, train_minutes=args.train_minutes,
+        summaries[preset] = run_preset(preset, args.runs / preset, Budget(train_minutes=args.train_minutes),
                                        data_root=args.data,
                                        device=args.device, seeds=args.seeds, eval_every=args.eval_every,
                                        progress=not args.no_progress)
         print(f"\n=== {preset}: {summaries[preset]['step']} steps in {summaries[preset]['train_time_s'] / 60:.1f} min "
               f"on {summaries[preset]['hardware']} ===")
-        print(format_metrics_table(summaries[preset]["results"]["G_ema"]), flush=True)
+        print(metrics_table(summaries[preset]["results"]["G_ema"]), flush=True)
     print(f"\nquality at a budget of {args.train_minutes:g} training minutes per preset:\n")
     print(comparison_table(summaries))
 

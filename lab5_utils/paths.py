@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ def keyed_cache_file(kind: str, key: list[Any], tiny: bool, suffix: str) -> Path
 
 
 def fast_mode() -> bool:
-    """True when ``LAB5_FAST`` is set to a non-empty value other than ``0`` (CI's smoke-test switch)."""
+    """True when ``LAB5_FAST`` is set to a non-empty value other than ``0`` (CI's smoke-test switch). Read only at the
+    edges (the CLI, the notebooks' parameters): the library takes ``tiny=`` from its callers."""
     return os.environ.get("LAB5_FAST", "") not in {"", "0"}
 
 
@@ -155,3 +156,21 @@ def filling(target: str | Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def provision(path: Path, make: Callable[[Path], object], what: str, *, legacy: Path | None = None,
+              progress: bool = True) -> Path:
+    """The one way a trained model (a judge, the aux classifier) is provisioned: ``path`` if it is there; else the
+    file an older version cached under another key (``legacy``), adopted by renaming (never trained again); else
+    ``make(path)`` (trains ``what`` and writes it atomically), one process at a time: another asking meanwhile waits
+    and then uses it (:func:`filling`)."""
+    if not path.is_file() and legacy is not None and legacy.is_file():
+        with contextlib.suppress(FileNotFoundError):  # another process may adopt it first
+            os.replace(legacy, path)
+    if not path.is_file():
+        with filling(path):
+            if not path.is_file():
+                if progress:
+                    print(f"training {what} (first use; cached at {path})", file=sys.stderr)
+                make(path)
+    return path

@@ -13,6 +13,7 @@ from PIL import Image
 from test_evaluator import toy_images, toy_labels  # the toy i-CLEVR drawer shared with the judge tests
 
 from lab5_utils.gan import classifier as C
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.gan.trainer import Trainer
@@ -69,6 +70,36 @@ def test_ensure_classifier_trains_once_and_loads_frozen(tmp_path: Path) -> None:
     assert not model.training and not any(p.requires_grad for p in model.parameters())
     loaded = torch.load(path, weights_only=True, map_location="cpu")
     assert set(loaded) == {"model", "meta"}
+
+
+def test_the_classifier_is_provisioned_as_the_judge_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21: one cache key per data folder (its content, as the judge's: a copied folder keeps it, an older
+    version's key is adopted, not retrained), and the mode comes from the caller, not from LAB5_FAST."""
+    import shutil
+
+    root = _folder(tmp_path / "data")
+    trained: list[C.ClassifierConfig] = []
+
+    def fake_train(data_root, out, config, device="cpu", progress=True, exclude_scenes=frozenset()):
+        trained.append(config)
+        save_course_format(C.AuxClassifier(config.width), out, {"format": C.FORMAT,
+                                                                 "classifier_config": dataclasses.asdict(config)})
+
+    monkeypatch.setattr(C, "train_classifier", fake_train)
+    monkeypatch.setenv("LAB5_CACHE", str(tmp_path / "cache"))  # empty: other tests cached classifiers of this folder
+    monkeypatch.setenv("LAB5_FAST", "1")  # the environment does not pick the mode
+    full = C.ensure_classifier(root, progress=False)
+    assert trained == [C.ClassifierConfig()]
+    assert C.ensure_classifier(root, tiny=True, progress=False) != full
+    assert trained[-1] == C.ClassifierConfig.tiny_config()
+    shutil.copytree(root, tmp_path / "moved")  # another path, new file times, the same content
+    assert C.ensure_classifier(tmp_path / "moved", progress=False) == full and len(trained) == 2
+    config = C.ClassifierConfig(width=8)
+    legacy = C.classifier_cache_path(root, config, legacy=True)  # where an older version cached it
+    assert legacy != C.classifier_cache_path(root, config)
+    fake_train(root, legacy, config)
+    assert C.ensure_classifier(root, config, progress=False) == C.classifier_cache_path(root, config)
+    assert len(trained) == 3 and not legacy.exists()  # adopted, not trained again
 
 
 def test_load_classifier_names_a_foreign_file(tmp_path: Path) -> None:
@@ -128,9 +159,9 @@ def _check_resume_is_exact(cfg, tmp_path: Path, steps: int) -> None:
         return Trainer(cfg, data, tmp_path / folder, resume=resume, device="cpu", progress=False,
                        classifier=_tiny_classifier())
 
-    full = trainer("full").run(steps=steps)
-    trainer("part").run(steps=steps // 2)
-    resumed = trainer("part", resume=True).run(steps=steps)
+    full = trainer("full").run(Budget(steps=steps))
+    trainer("part").run(Budget(steps=steps // 2))
+    resumed = trainer("part", resume=True).run(Budget(steps=steps))
     for key, value in full.G_ema.state_dict().items():
         assert torch.equal(value, resumed.G_ema.state_dict()[key]), key
 
@@ -188,7 +219,7 @@ def test_classifier_weight_ramps_up_from_zero(tmp_path: Path) -> None:
 
 def test_resume_with_another_classifier_warns(tmp_path: Path) -> None:
     cfg, data = PRESETS["tiny_sngan_cls"], random_dataset(8)
-    Trainer(cfg, data, tmp_path, device="cpu", progress=False, classifier=_tiny_classifier()).run(steps=1)
+    Trainer(cfg, data, tmp_path, device="cpu", progress=False, classifier=_tiny_classifier()).run(Budget(steps=1))
     other = _tiny_classifier()
     with torch.no_grad():
         other.fc.bias.add_(1.0)

@@ -8,6 +8,7 @@ import pytest
 matplotlib.use("Agg")
 
 from lab5_utils.evaluation import experiment
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.log import compact_stats, read_stats  # noqa: E402
 from lab5_utils.report import figures as report_figures  # noqa: E402
 from lab5_utils.report import notebook  # noqa: E402
@@ -20,10 +21,9 @@ def tiny_root(tmp_path_factory):
 
 
 def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LAB5_FAST", "1")  # tiny judge
     out = tmp_path / "run"
-    first = experiment.run_preset("tiny_wgan_gp", out, steps=2, data_root=tiny_root, device="cpu", seeds=2,
-                                  eval_every=1, frechet_samples=0, progress=False)
+    first = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=2), data_root=tiny_root, device="cpu", seeds=2,
+                                  eval_every=1, frechet_samples=0, progress=False, tiny=True)
     assert first["step"] == 2 and first["seeds"] == 2 and first["judge_tiny"] is True
     assert "CPU" in first["hardware"] and first["images"] == 24
     for which in ("G", "G_ema"):
@@ -33,11 +33,11 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
             assert 0.0 <= entry["exact_set_mean"] <= 1.0
     assert first["images_seen"] == 2 * 4 * 5 and first["request"]["classifier_sha256"] is None
     assert json.loads((out / "metrics.json").read_text())["step"] == 2
-    again = experiment.run_preset("tiny_wgan_gp", out, steps=2, data_root=tiny_root, device="cpu", seeds=2,
-                                  eval_every=1, frechet_samples=0, progress=False)
+    again = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=2), data_root=tiny_root, device="cpu", seeds=2,
+                                  eval_every=1, frechet_samples=0, progress=False, tiny=True)
     assert again == first  # budget already met: nothing retrained, the saved metrics are returned
-    more = experiment.run_preset("tiny_wgan_gp", out, steps=3, data_root=tiny_root, device="cpu", seeds=2,
-                                 eval_every=1, frechet_samples=0, progress=False)
+    more = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=3), data_root=tiny_root, device="cpu", seeds=2,
+                                 eval_every=1, frechet_samples=0, progress=False, tiny=True)
     assert more["step"] == 3  # a larger budget resumes the run
     table = report_figures.comparison_table({"tiny": more})
     assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
@@ -59,8 +59,8 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert [line.get_label() for line in curves.axes[1].lines] == ["test.json", "new_test.json", "chance"]
     assert {"d_loss", "g_loss", "gp"} <= {line.get_label() for line in curves.axes[0].lines}
     check_notebook_helpers(more, out, tmp_path / "figures", capsys, monkeypatch)
-    budget = {"steps": 3, "data_root": tiny_root, "device": "cpu", "seeds": 2, "eval_every": 1,
-              "frechet_samples": 0, "progress": False}
+    budget = {"budget": Budget(steps=3), "data_root": tiny_root, "device": "cpu", "seeds": 2, "eval_every": 1,
+              "frechet_samples": 0, "progress": False, "tiny": True}
     G, own = notebook.final_generator("tiny_wgan_gp", out, budget)  # the user's own run wins over weights/
     assert own == more and G.z_dim == more["config"]["z_dim"]
     assert more["request"]["data_key"] and more["request"]["conditions_sha256"]
@@ -99,13 +99,12 @@ def check_notebook_helpers(summary, run_dir, figures, capsys, monkeypatch):
 
 
 def test_run_preset_refuses_another_presets_run(tiny_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB5_FAST", "1")
     out = tmp_path / "run"
-    experiment.run_preset("tiny_dcgan", out, steps=1, data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
-                          frechet_samples=0, progress=False)
+    experiment.run_preset("tiny_dcgan", out, Budget(steps=1), data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
+                          frechet_samples=0, progress=False, tiny=True)
     with pytest.raises(ValueError, match="tiny_dcgan"):
-        experiment.run_preset("tiny_sagan", out, steps=1, data_root=tiny_root, device="cpu", seeds=1,
-                              eval_every=1, frechet_samples=0, progress=False)
+        experiment.run_preset("tiny_sagan", out, Budget(steps=1), data_root=tiny_root, device="cpu", seeds=1,
+                              eval_every=1, frechet_samples=0, progress=False, tiny=True)
 
 
 def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
@@ -113,8 +112,8 @@ def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_p
 
     monkeypatch.setenv("LAB5_FAST", "1")
     out = tmp_path / "run"
-    experiment.run_preset("tiny_dcgan", out, steps=1, data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
-                          frechet_samples=0, progress=False)
+    experiment.run_preset("tiny_dcgan", out, Budget(steps=1), data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
+                          frechet_samples=0, progress=False, tiny=True)
     capsys.readouterr()
     assert main(["evaluator", "eval", "--ckpt", str(out / "last.pt"), "--data", str(tiny_root), "--seeds", "2",
                  "--no-progress"]) == 0
@@ -147,7 +146,6 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
     from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
     from lab5_utils.judge.model import judge_meta, load_judge
 
-    monkeypatch.setenv("LAB5_FAST", "1")
     root = write_scenes(tmp_path / "real", 10, layout="label")
     judge = tmp_path / "judge.pth"
     train_judge(root, judge, JudgeConfig(epochs=1, holdout_fraction=0.2, tiny=True), progress=False)
@@ -156,10 +154,10 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
     other = write_scenes(tmp_path / "other", 10, seed=1)
     assert heldout_scenes(judge_meta(judge), other) == frozenset()  # another folder: nothing to keep out
     monkeypatch.setenv("LAB5_JUDGE", str(judge))
-    summary = experiment.run_preset("tiny_sprite_cls", tmp_path / "run", steps=1, data_root=root, device="cpu",
-                                    seeds=1, eval_every=0, frechet_samples=0, progress=False)
+    summary = experiment.run_preset("tiny_sprite_cls", tmp_path / "run", Budget(steps=1), data_root=root, device="cpu",
+                                    seeds=1, eval_every=0, frechet_samples=0, progress=False, tiny=True)
     assert summary["images"] == 24 and summary["excluded_scenes"] == 2 and summary["request"]["excluded_scenes"]
-    classifier = judge_meta(experiment.ensure_classifier(root, exclude_scenes=held, progress=False))
+    classifier = judge_meta(experiment.ensure_classifier(root, exclude_scenes=held, progress=False, tiny=True))
     assert sorted({int(name[12:18]) for name in classifier["excluded_files"]}) == sorted(held)
     report = heldout_report(judge, root)
     assert report["scenes"] == 2 and report["images"] == 6 and 0.0 <= report["exact_set"] <= report["top_k"] <= 1

@@ -10,6 +10,7 @@ import pytest
 
 import lab5_utils.evaluation.job_eta as job_eta
 from lab5_utils.__main__ import main
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.classifier import ClassifierConfig
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.synth.render import render_dataset
@@ -31,7 +32,7 @@ def one_second_per_call(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_each_phase_is_its_work_times_its_probe(one_second_per_call: list[int]) -> None:
     cfg = PRESETS["tiny_sprite_cls"]
     classifier = ClassifierConfig.tiny_config()
-    estimate = job_eta.estimate_job(cfg, {"steps": 20, "train_minutes": None, "epochs": None}, data_images=100,
+    estimate = job_eta.estimate_job(cfg, Budget(steps=20), data_images=100,
                                     render_scenes=10, classifier=classifier, eval_every=5, seeds=2, conditions=10,
                                     frechet_samples=3, judges=2, done_steps=5, workers=2)
     steps = classifier.epochs * math.ceil(100 * (1 - classifier.holdout_fraction) / classifier.batch_size)
@@ -45,14 +46,14 @@ def test_each_phase_is_its_work_times_its_probe(one_second_per_call: list[int]) 
 
 
 def test_cached_phases_cost_nothing_and_minutes_budget_is_taken_as_is(one_second_per_call: list[int]) -> None:
-    estimate = job_eta.estimate_job(PRESETS["tiny_sngan"], {"train_minutes": 2.0}, data_images=100,
+    estimate = job_eta.estimate_job(PRESETS["tiny_sngan"], Budget(train_minutes=2.0), data_images=100,
                                     render_scenes=0, classifier=None, eval_every=0, seeds=1, conditions=4,
                                     frechet_samples=0, judges=1)
     assert estimate.seconds["render"] == estimate.seconds["classifier"] == 0
     assert estimate.seconds["training"] == 120  # minutes of training time, whatever the step time
     assert estimate.seconds["evaluation"] == pytest.approx(4 * 2 / 64)  # no evaluation during training
     assert "render: cached" in estimate.line()
-    epochs = job_eta.estimate_job(PRESETS["tiny_sngan"], {"epochs": 2}, data_images=100, render_scenes=0,
+    epochs = job_eta.estimate_job(PRESETS["tiny_sngan"], Budget(epochs=2), data_images=100, render_scenes=0,
                                   classifier=None, eval_every=0, seeds=1, conditions=4, frechet_samples=0, judges=1)
     assert epochs.seconds["training"] == pytest.approx(2 * 100 / PRESETS["tiny_sngan"].batch_size)
 

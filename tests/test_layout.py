@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from lab5_utils.cli import main as cli_main
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_checkpoint, load_generator
 from lab5_utils.gan.config import config_from_dict, get_config, tiny
 from lab5_utils.gan.stream import random_dataset
@@ -119,7 +120,7 @@ def _tensors_equal(a: object, b: object) -> bool:
 def test_trainer_state_dict_round_trip_continues_exactly(tmp_path: Path) -> None:
     cfg = tiny(get_config("sagan"))
     data = random_dataset(16, seed=0)
-    first = Trainer(cfg, data, tmp_path / "a", device="cpu", progress=False).run(steps=2)
+    first = Trainer(cfg, data, tmp_path / "a", device="cpu", progress=False).run(Budget(steps=2))
     buffer = io.BytesIO()  # through bytes, as a checkpoint file: an optimiser adopts the tensors it is given
     torch.save(first.state_dict(), buffer)
     buffer.seek(0)
@@ -129,8 +130,8 @@ def test_trainer_state_dict_round_trip_continues_exactly(tmp_path: Path) -> None
     second.load_state_dict(state, where="round trip")
     again = second.state_dict()
     assert _tensors_equal(again, state)  # weights, optimisers, data order, RNG states, counters, log window
-    first.run(steps=3)
-    second.run(steps=3)
+    first.run(Budget(steps=3))
+    second.run(Budget(steps=3))
     assert _tensors_equal(first.G_ema.state_dict(), second.G_ema.state_dict())
     other = Trainer(tiny(get_config("dcgan")), data, tmp_path / "c", device="cpu", progress=False)
     with pytest.raises(ValueError, match="preset 'tiny_sagan'"):
@@ -148,7 +149,7 @@ def test_a_checkpoint_written_before_the_move_loads_and_resumes(tmp_path: Path) 
     shutil.copy(old, tmp_path / "last.pt")
     resumed = Trainer(cfg, random_dataset(16, seed=0), tmp_path, resume=True, device="cpu", progress=False)
     assert resumed.step == 2
-    state = resumed.run(steps=3).state_dict()
+    state = resumed.run(Budget(steps=3)).state_dict()
     for key in ("step", "epoch", "batches", "rng", "preset", "format"):  # counters, order, RNG: exact
         assert _tensors_equal(state[key], reference[key]), key
     # the config: equal once read (fields added since then take their defaults, which change nothing)

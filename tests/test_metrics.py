@@ -10,8 +10,10 @@ from test_evaluator import toy_images, toy_judge, toy_labels  # the toy i-CLEVR 
 from torch import nn
 
 from lab5_utils.evaluation import metrics as M
+from lab5_utils.evaluation.measurement import Measurement, MeasureSettings, evaluate_generator, report_conditions
 from lab5_utils.labels import class_names, encode_batch
 from lab5_utils.report import viz
+from lab5_utils.report.figures import metrics_table
 
 
 def conditions_of(y: torch.Tensor) -> list[list[str]]:
@@ -80,9 +82,10 @@ def test_real_generator_reaches_the_ceiling_and_noise_is_near_chance(judge):
     real = toy_images(y, seed=9)
     ref_y = toy_labels(100, 12)
     reference = (toy_images(ref_y, 13), ref_y)
-    kwargs = {"judge": judge, "real_images": {"toy": real}, "reference": reference, "progress": False}
-    good = M.evaluate_generator(RealToy(), {"toy": conds}, **kwargs)
-    bad = M.evaluate_generator(Noise(), {"toy": conds}, seeds=range(3), **kwargs)
+    kwargs = {"ceiling": {"toy": real}, "reference": reference}
+    good = evaluate_generator(RealToy(), {"toy": conds}, judge, settings=MeasureSettings(progress=False), **kwargs)
+    bad = evaluate_generator(Noise(), {"toy": conds}, judge, settings=MeasureSettings(range(3), progress=False),
+                             **kwargs)
     g, b = good["files"]["toy"], bad["files"]["toy"]
     assert g["per_seed"] == [g["ceiling"]] * 10 and g["ceiling"] == judge.accuracy(real.float() / 127.5 - 1, y)
     assert g["accuracy_mean"] == pytest.approx(g["ceiling"], abs=1e-12)
@@ -96,7 +99,7 @@ def test_real_generator_reaches_the_ceiling_and_noise_is_near_chance(judge):
     assert good["frechet_samples"] == {"generated": 100, "real": 100} and good["frechet_full_rank"] is False
     assert good["frechet_judge_distance"] < bad["frechet_judge_distance"]
     assert g["accuracy_mean"] - g["unmatched_mean"] > b["accuracy_mean"] - b["unmatched_mean"]
-    table = M.format_metrics_table(good)
+    table = metrics_table(good)
     assert "toy" in table and "frechet_judge_distance" in table and "TINY" in table and "unmatched" in table
 
 
@@ -110,8 +113,8 @@ def test_renderer_output_is_resized_like_the_loader(judge):
         calls.append((c, seed))
         return big.permute(0, 2, 3, 1)  # (N,H,W,3) uint8 like render_conditions
 
-    out = M.evaluate_generator(RealToy(), conds, seeds=[0], judge=judge, renderer=renderer, render_seed=5,
-                               frechet_samples=0, progress=False)
+    out = evaluate_generator(RealToy(), conds, judge, ceiling=renderer, settings=MeasureSettings(
+        seeds=[0], render_seed=5, frechet_samples=0, progress=False))
     assert calls == [(conds, 5)] and out["frechet_judge_distance"] is None
     from lab5_utils.image_ops import resize_uint8
 
@@ -120,11 +123,42 @@ def test_renderer_output_is_resized_like_the_loader(judge):
 
 
 def test_packaged_condition_files_by_name(judge):
-    out = M.evaluate_generator(RealToy(), {"test": "test", "new_test": "new_test"}, seeds=[0, 1], judge=judge,
-                               renderer=None, frechet_samples=0, progress=False)
+    settings = MeasureSettings(seeds=[0, 1], frechet_samples=0, progress=False)
+    out = evaluate_generator(RealToy(), {"test": "test", "new_test": "new_test"}, judge, ceiling=None,
+                             settings=settings)
     assert out["files"]["test"]["n_conditions"] == 32 and out["files"]["new_test"]["ceiling"] is None
     with pytest.raises(ValueError, match="mine, condition 0"):
-        M.evaluate_generator(RealToy(), {"mine": [["pink cube"]]}, judge=judge, renderer=None, frechet_samples=0)
+        evaluate_generator(RealToy(), {"mine": [["pink cube"]]}, judge, ceiling=None, settings=settings)
+    with pytest.raises(ValueError, match="seeds is empty"):
+        MeasureSettings(seeds=[])
+
+
+def test_a_measurement_is_built_once_and_applied_to_any_generator(judge):
+    """The ceiling is rendered once for all judges and generators; each judge reads it; a second generator reuses
+    it; the Fréchet distance comes from the first judge only."""
+    y = toy_labels(16, 21)
+    conds = conditions_of(y)
+    calls = []
+
+    def renderer(c, seed):
+        calls.append(seed)
+        return toy_images(encode_batch(c), seed=9)
+
+    ref_y = toy_labels(40, 12)
+    measurement = Measurement({"one": judge, "two": judge}, {"toy": conds}, ceiling=renderer,
+                              reference=(toy_images(ref_y, 13), ref_y),
+                              settings=MeasureSettings(seeds=[0, 1], frechet_samples=30, progress=False))
+    good, bad = measurement(RealToy()), measurement(Noise())
+    assert calls == [0] and set(good) == {"one", "two"}
+    assert good["one"]["files"] == good["two"]["files"]  # the same judge twice: the same numbers
+    assert good["one"]["frechet_judge_distance"] < bad["one"]["frechet_judge_distance"]
+    assert good["two"]["frechet_judge_distance"] is None
+    assert bad["one"]["files"]["toy"]["ceiling"] == good["one"]["files"]["toy"]["ceiling"]
+    assert list(measurement(Noise(), ["two"])) == ["two"]
+    alone = evaluate_generator(Noise(), {"toy": conds}, judge, ceiling=renderer, reference=(toy_images(ref_y, 13),
+                               ref_y), settings=MeasureSettings(seeds=[0, 1], frechet_samples=30, progress=False))
+    assert alone["files"] == bad["one"]["files"]
+    assert alone["frechet_judge_distance"] == pytest.approx(bad["one"]["frechet_judge_distance"])
 
 
 def test_save_grid_round_trips_pixels_and_lays_out_8_per_row(tmp_path):
@@ -171,14 +205,14 @@ def test_exact_set_and_its_ceiling_in_the_metrics(judge):
     y = toy_labels(32, 11)
     conds = conditions_of(y)
     real = toy_images(y, seed=9)
-    kwargs = {"judge": judge, "real_images": {"toy": real}, "frechet_samples": 0, "progress": False}
-    good = M.evaluate_generator(RealToy(), {"toy": conds}, seeds=range(2), **kwargs)["files"]["toy"]
-    bad = M.evaluate_generator(Noise(), {"toy": conds}, seeds=range(2), **kwargs)["files"]["toy"]
+    kwargs = {"ceiling": {"toy": real}, "settings": MeasureSettings(range(2), frechet_samples=0, progress=False)}
+    good = evaluate_generator(RealToy(), {"toy": conds}, judge, **kwargs)["files"]["toy"]
+    bad = evaluate_generator(Noise(), {"toy": conds}, judge, **kwargs)["files"]["toy"]
     expected = float(M.exact_set_hits(judge.predict(real.float() / 127.5 - 1), y).float().mean())
     assert good["exact_set_mean"] == pytest.approx(expected) == pytest.approx(good["ceiling_exact_set"])
     assert good["exact_set_std"] == pytest.approx(0.0, abs=1e-12)
     assert bad["exact_set_mean"] < good["exact_set_mean"]
-    assert "exact set" in M.format_metrics_table({"files": {"toy": good}, "seeds": [0, 1]})
+    assert "exact set" in metrics_table({"files": {"toy": good}, "seeds": [0, 1]})
 
 
 def test_random_conditions_are_valid_new_and_seeded():
@@ -193,6 +227,6 @@ def test_random_conditions_are_valid_new_and_seeded():
     assert not set(sets) & course
     sizes = [len(c) for c in conds]
     assert set(sizes) == {1, 2, 3} and min(sizes.count(k) for k in (2, 3)) >= 32
-    assert M.report_conditions()["random"] == conds
+    assert report_conditions()["random"] == conds
     with pytest.raises(ValueError, match="random_conditions: n must be in"):
         random_conditions(10**6)

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from lab5_utils.device import configure_threads
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_checkpoint, save_checkpoint
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.log import StatsLog, read_stats
@@ -38,6 +39,7 @@ def _start_training(out: Path, ckpt_seconds: float) -> subprocess.Popen:
     """A real process that trains CFG into ``out`` without end (holding the folder's lock while it trains)."""
     script = textwrap.dedent(f"""
         import dataclasses
+        from lab5_utils.gan.budget import Budget
         from lab5_utils.gan.config import PRESETS
         from lab5_utils.gan.stream import random_dataset
         from lab5_utils.gan.trainer import Trainer
@@ -45,7 +47,7 @@ def _start_training(out: Path, ckpt_seconds: float) -> subprocess.Popen:
         trainer = Trainer(cfg, random_dataset(16), {str(out)!r}, device="cpu", progress=False,
                           ckpt_seconds={ckpt_seconds})
         print("ready", flush=True)
-        trainer.run(steps=10**9)
+        trainer.run(Budget(steps=10**9))
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), stdout=subprocess.PIPE, text=True)
     try:
@@ -111,7 +113,7 @@ def test_a_second_writer_is_refused_naming_the_first_and_a_killed_one_frees_the_
         holder.wait()
     with pytest.warns(UserWarning, match="no last.pt accounts for"):  # kill -9 freed the folder
         trainer = Trainer(CFG, random_dataset(16), tmp_path, resume=True, device="cpu", progress=False)
-    assert trainer.run(steps=1).step == 1
+    assert trainer.run(Budget(steps=1)).step == 1
     with RunLock(tmp_path):  # in this process too: a second lock on a held folder is refused
         with pytest.raises(RunLockedError, match=f"pid {os.getpid()} "):
             RunLock(tmp_path).acquire()
@@ -119,7 +121,7 @@ def test_a_second_writer_is_refused_naming_the_first_and_a_killed_one_frees_the_
 
 
 def test_a_torn_last_line_is_dropped_with_a_warning_naming_the_log(tmp_path: Path) -> None:
-    fit(CFG, random_dataset(8), tmp_path, steps=2, device="cpu", progress=False)
+    fit(CFG, random_dataset(8), tmp_path, Budget(steps=2), device="cpu", progress=False)
     log = tmp_path / "stats.jsonl"
     with log.open("a") as f:
         f.write('{"step": 26, "ep')  # what a full disk left behind
@@ -132,7 +134,7 @@ def test_a_torn_last_line_is_dropped_with_a_warning_naming_the_log(tmp_path: Pat
 def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(every, seconds, saved, tmp_path: Path,
                                                                    monkeypatch) -> None:
     cfg = dataclasses.replace(CFG, ckpt_every=every)
-    whole = fit(cfg, random_dataset(8), tmp_path / "whole", steps=6, device="cpu", progress=False)
+    whole = fit(cfg, random_dataset(8), tmp_path / "whole", Budget(steps=6), device="cpu", progress=False)
     original = StatsLog.write
 
     def full_disk(self: StatsLog, row) -> None:
@@ -145,22 +147,22 @@ def test_a_full_disk_stops_the_run_clearly_and_the_resume_is_exact(every, second
     monkeypatch.setattr(StatsLog, "write", full_disk)
     split = tmp_path / "split"
     with pytest.raises(RunWriteError, match=r"stats\.jsonl: writing failed at step 4 \(No space left.*--resume"):
-        fit(cfg, random_dataset(8), split, steps=6, device="cpu", progress=False, ckpt_seconds=seconds)
+        fit(cfg, random_dataset(8), split, Budget(steps=6), device="cpu", progress=False, ckpt_seconds=seconds)
     assert load_checkpoint(split / "last.pt")["step"] == saved  # intact; by time: a step no ckpt_every divides
     monkeypatch.setattr(StatsLog, "write", original)
     with pytest.warns(UserWarning, match="torn line"):
-        resumed = fit(cfg, random_dataset(8), split, steps=6, resume=True, device="cpu", progress=False)
+        resumed = fit(cfg, random_dataset(8), split, Budget(steps=6), resume=True, device="cpu", progress=False)
     for name, value in whole.G.state_dict().items():
         assert torch.equal(value, resumed.G.state_dict()[name]), name
 
 
 def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path: Path) -> None:
     """A real ENOSPC: the checkpoint's temp file is a link to /dev/full."""
-    trainer = fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
+    trainer = fit(CFG, random_dataset(8), tmp_path, Budget(steps=1), device="cpu", progress=False)
     before = (tmp_path / "last.pt").read_bytes()
     (tmp_path / f".last.pt.tmp{os.getpid()}").symlink_to("/dev/full")
     with pytest.raises(RunWriteError, match=r"last\.pt: writing failed at step 2 \(No space left on device\)"):
-        trainer.run(steps=2)
+        trainer.run(Budget(steps=2))
     assert (tmp_path / "last.pt").read_bytes() == before and not list(tmp_path.glob(".*tmp*"))
 
 
@@ -173,7 +175,7 @@ def test_partial_files_of_a_killed_writer_are_removed_on_the_next_start(tmp_path
 
 
 def test_a_truncated_or_foreign_checkpoint_says_what_to_do(tmp_path: Path) -> None:
-    fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
+    fit(CFG, random_dataset(8), tmp_path, Budget(steps=1), device="cpu", progress=False)
     last = tmp_path / "last.pt"
     last.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(ValueError, match=r"last\.pt: cannot be read .*truncated.*best\.pt") as info:
@@ -244,7 +246,7 @@ def test_a_checkpoint_written_on_a_gpu_loads_on_this_cpu(tmp_path: Path, monkeyp
     """Simulated where no GPU exists: the file's storages are tagged ``cuda:0`` as a GPU run writes them."""
     from lab5_utils.gan.checkpoint import load_generator
 
-    fit(CFG, random_dataset(8), tmp_path, steps=1, device="cpu", progress=False)
+    fit(CFG, random_dataset(8), tmp_path, Budget(steps=1), device="cpu", progress=False)
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     with monkeypatch.context() as patch:
         patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
@@ -279,11 +281,11 @@ def test_ctrl_c_writes_last_pt_at_the_step_it_stopped_names_it_and_resumes_exact
     trainer.losses_step = step_then_ctrl_c  # type: ignore[method-assign]
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt, match=r"step 3 .*last\.pt.*--resume"):
-        trainer.run(steps=10)
+        trainer.run(Budget(steps=10))
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 3
     assert signal.getsignal(signal.SIGINT) is before  # the run restores the handler it found
-    resumed = Trainer(cfg, data, tmp_path / "run", resume=True, device="cpu", progress=False).run(steps=5)
-    full = Trainer(cfg, data, tmp_path / "full", device="cpu", progress=False).run(steps=5)
+    resumed = Trainer(cfg, data, tmp_path / "run", resume=True, device="cpu", progress=False).run(Budget(steps=5))
+    full = Trainer(cfg, data, tmp_path / "full", device="cpu", progress=False).run(Budget(steps=5))
     for key, value in full.G_ema.state_dict().items():
         assert torch.equal(value, resumed.G_ema.state_dict()[key]), key
 
@@ -302,7 +304,7 @@ FILL_CACHE = textwrap.dedent("""
 
     default.render_dataset = counted("render", default.render_dataset)
     cache.train_judge = counted("train", cache.train_judge)
-    print(cache.ensure_judge(progress=False))
+    print(cache.ensure_judge(progress=False, tiny=True))
 """)
 
 
@@ -363,5 +365,5 @@ def test_ctrl_c_in_the_last_step_still_stops_the_job_after_saving(tmp_path: Path
 
     trainer.losses_step = step_then_ctrl_c  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt, match="stopped after step 2"):
-        trainer.run(steps=2)  # the budget is met by the interrupted step: the job must not go on to evaluate
+        trainer.run(Budget(steps=2))  # the budget is met by the interrupted step: the job must not go on to evaluate
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 2

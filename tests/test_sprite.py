@@ -10,6 +10,7 @@ import pytest
 import torch
 from scenes import HEIGHT_B, draw_scenes
 
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.models import build_models
@@ -80,10 +81,10 @@ def test_each_object_is_drawn_in_its_box() -> None:
 def test_training_keeps_the_layout_in_checkpoints_and_resumes_exactly(tmp_path: Path) -> None:
     cfg = dataclasses.replace(PRESETS["tiny_sprite_cls"], cls_weight=0.0, cls_alone=0.0)
     images, labels, _, _ = draw_scenes(6, seed=5)
-    full = Trainer(cfg, (images, labels), tmp_path / "full", device="cpu", progress=False).run(steps=4)
-    Trainer(cfg, (images, labels), tmp_path / "part", device="cpu", progress=False).run(steps=2)
+    full = Trainer(cfg, (images, labels), tmp_path / "full", device="cpu", progress=False).run(Budget(steps=4))
+    Trainer(cfg, (images, labels), tmp_path / "part", device="cpu", progress=False).run(Budget(steps=2))
     resumed = Trainer(cfg, (images, labels), tmp_path / "part", resume=True, device="cpu", progress=False)
-    resumed.run(steps=4)
+    resumed.run(Budget(steps=4))
     for key, value in full.G_ema.state_dict().items():
         assert torch.equal(value, resumed.G_ema.state_dict()[key]), key
     loaded = load_generator(tmp_path / "full" / "last.pt")
@@ -122,7 +123,7 @@ def test_training_with_the_per_object_term_logs_it(tmp_path: Path) -> None:
     images, labels, _, _ = draw_scenes(6, seed=5)
     torch.manual_seed(0)
     trainer = Trainer(cfg, (images, labels), tmp_path, device="cpu", progress=False, classifier=AuxClassifier(4))
-    trainer.run(steps=2)
+    trainer.run(Budget(steps=2))
     rows = (tmp_path / "stats.jsonl").read_text().splitlines()
     assert "g_cls_alone" in rows[-1]
 
@@ -141,7 +142,7 @@ def test_every_course_family_trains_the_sprite_generator(family: str, tmp_path: 
     images, labels, _, _ = draw_scenes(6, seed=5)
     torch.manual_seed(0)
     trainer = Trainer(cfg, (images, labels), tmp_path, device="cpu", progress=False, classifier=AuxClassifier(4))
-    trainer.run(steps=2)
+    trainer.run(Budget(steps=2))
     assert "g_cls_alone" in (tmp_path / "stats.jsonl").read_text().splitlines()[-1]
     G_loaded = load_generator(tmp_path / "last.pt", ema=True)
     assert isinstance(G_loaded, Generator)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS
 from lab5_utils.gan.log import read_stats
@@ -64,9 +65,9 @@ def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
     name, _, lazy = preset.partition(" ")
     cfg = dataclasses.replace(PRESETS[name], gp_every=3) if lazy else PRESETS[name]
     data = _data()  # 10 images, batch 4: epochs roll over inside the run
-    whole = fit(cfg, data, tmp_path / "whole", steps=6, device="cpu", progress=False)
-    fit(cfg, data, tmp_path / "split", steps=3, device="cpu", progress=False)
-    split = fit(cfg, data, tmp_path / "split", steps=6, resume=True, device="cpu", progress=False)
+    whole = fit(cfg, data, tmp_path / "whole", Budget(steps=6), device="cpu", progress=False)
+    fit(cfg, data, tmp_path / "split", Budget(steps=3), device="cpu", progress=False)
+    split = fit(cfg, data, tmp_path / "split", Budget(steps=6), resume=True, device="cpu", progress=False)
     assert split.step == whole.step == 6
     a, b = _state(whole), _state(split)
     assert a.keys() == b.keys()
@@ -78,9 +79,9 @@ def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
 def test_resume_inside_a_stats_window_logs_the_whole_window(tmp_path: Path) -> None:
     cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], log_every=4)
     data = _data()
-    fit(cfg, data, tmp_path / "whole", steps=8, device="cpu", progress=False)
-    fit(cfg, data, tmp_path / "split", steps=6, device="cpu", progress=False)  # stops inside the 2nd window
-    fit(cfg, data, tmp_path / "split", steps=8, resume=True, device="cpu", progress=False)
+    fit(cfg, data, tmp_path / "whole", Budget(steps=8), device="cpu", progress=False)
+    fit(cfg, data, tmp_path / "split", Budget(steps=6), device="cpu", progress=False)  # stops inside the 2nd window
+    fit(cfg, data, tmp_path / "split", Budget(steps=8), resume=True, device="cpu", progress=False)
     whole, split = read_stats(tmp_path / "whole"), read_stats(tmp_path / "split")
     assert [r["step"] for r in split] == [r["step"] for r in whole] == [4, 8]
     losses = ("d_loss", "g_loss", "gp", "d_aux", "g_aux")
@@ -111,7 +112,7 @@ def test_lazy_gp_penalises_every_kth_critic_update_with_k_times_the_weight(tmp_p
 
 
 def test_checkpoint_is_one_weights_only_dict_and_load_generator_rebuilds_g(tmp_path: Path) -> None:
-    trainer = fit(PRESETS["tiny_sagan"], _data(), tmp_path, steps=2, device="cpu", progress=False)
+    trainer = fit(PRESETS["tiny_sagan"], _data(), tmp_path, Budget(steps=2), device="cpu", progress=False)
     ckpt = torch.load(tmp_path / "last.pt", weights_only=True, map_location="cpu")
     assert {"G", "D", "G_ema", "opt_g", "opt_d", "step", "epoch", "config", "rng", "batches"} <= set(ckpt)
     assert ckpt["config"] == dataclasses.asdict(PRESETS["tiny_sagan"]) and ckpt["step"] == 2
@@ -136,7 +137,7 @@ def test_nan_loss_stops_with_clear_error_and_diagnostic_checkpoint(tmp_path: Pat
 
     trainer.D.register_forward_hook(poison)
     with pytest.raises(NonFiniteLossError, match="step 3") as info:
-        trainer.run(steps=10)
+        trainer.run(Budget(steps=10))
     diag = tmp_path / "nan_step3.pt"
     assert str(diag) in str(info.value) and diag.is_file()
     ckpt = torch.load(diag, weights_only=True, map_location="cpu")
@@ -154,7 +155,7 @@ def test_losses_are_read_on_the_host_only_when_logged(tmp_path: Path, monkeypatc
     monkeypatch.setattr(log_module, "host_floats", lambda values: calls.append(1) or real(values))
     cfg = dataclasses.replace(PRESETS["tiny_sngan"], log_every=5, ckpt_every=1000)
     trainer = Trainer(cfg, _data(), tmp_path, device="cpu", progress=False, ckpt_seconds=1e9)
-    trainer.run(steps=20)
+    trainer.run(Budget(steps=20))
     rows = read_stats(tmp_path)
     assert [r["step"] for r in rows] == [5, 10, 15, 20] and all(np.isfinite(r["g_loss"]) for r in rows)
     assert len(calls) <= 4 + 2  # four rows, and the final last.pt (window check + saved window)
@@ -167,22 +168,22 @@ def test_nan_between_log_steps_is_caught_at_the_next_log_and_never_saved_as_last
     def poison(_module: torch.nn.Module, _inputs: object, output: tuple) -> tuple:
         return (output[0] * float("nan"), output[1]) if trainer.step == 6 else output
 
-    trainer.run(steps=5)  # last.pt at step 5
+    trainer.run(Budget(steps=5))  # last.pt at step 5
     trainer.D.register_forward_hook(poison)
     with pytest.raises(NonFiniteLossError, match="step 10"):
-        trainer.run(steps=20)
+        trainer.run(Budget(steps=20))
     assert (tmp_path / "nan_step10.pt").is_file()
     assert torch.load(tmp_path / "last.pt", weights_only=True, map_location="cpu")["step"] == 5
     # a checkpoint due inside the poisoned window is refused too: last.pt stays the finite one
     trainer = Trainer(cfg, _data(), tmp_path / "every_step", device="cpu", progress=False, ckpt_seconds=0.0)
     trainer.D.register_forward_hook(poison)
     with pytest.raises(NonFiniteLossError, match="step 7"):
-        trainer.run(steps=20)
+        trainer.run(Budget(steps=20))
     assert torch.load(tmp_path / "every_step" / "last.pt", weights_only=True, map_location="cpu")["step"] == 6
 
 
 def test_checkpoint_of_another_preset_is_refused(tmp_path: Path) -> None:
-    fit(PRESETS["tiny_dcgan"], _data(), tmp_path, steps=1, device="cpu", progress=False)
+    fit(PRESETS["tiny_dcgan"], _data(), tmp_path, Budget(steps=1), device="cpu", progress=False)
     with pytest.raises(ValueError, match=r"tiny_dcgan.*tiny_sagan"):
         Trainer(PRESETS["tiny_sagan"], _data(), tmp_path, resume=True, device="cpu", progress=False)
 
@@ -193,7 +194,7 @@ def test_checkpoint_from_before_newer_fields_resumes_without_warning(tmp_path: P
     from lab5_utils.gan.checkpoint import load_checkpoint, save_checkpoint
 
     cfg = PRESETS["tiny_wgan_gp"]
-    fit(cfg, _data(), tmp_path, steps=1, device="cpu", progress=False)
+    fit(cfg, _data(), tmp_path, Budget(steps=1), device="cpu", progress=False)
     old = load_checkpoint(tmp_path / "last.pt")
     del old["config"]["gp_every"], old["stats_window"]  # as written before these existed
     save_checkpoint(old, tmp_path / "last.pt")
@@ -210,7 +211,7 @@ def test_loss_plot_skips_rows_without_a_lazy_penalty(tmp_path: Path) -> None:
     from lab5_utils.report.figures import plot_losses
 
     cfg = dataclasses.replace(PRESETS["tiny_wgan_gp"], n_critic=1, gp_every=2)  # gp in every 2nd row only
-    fit(cfg, _data(), tmp_path, steps=4, device="cpu", progress=False)
+    fit(cfg, _data(), tmp_path, Budget(steps=4), device="cpu", progress=False)
     assert ["gp" in r for r in read_stats(tmp_path) if "d_loss" in r] == [True, False, True, False]
     lines = {line.get_label(): len(line.get_xdata()) for line in plot_losses(tmp_path).axes[0].lines}
     assert lines["gp"] == 2 and lines["d_loss"] == 4
@@ -223,7 +224,7 @@ def test_eval_fn_drives_best_checkpoint_and_stats(tmp_path: Path) -> None:
         calls.append(G.training)
         return {"score": float(len(calls))}  # keeps improving
 
-    trainer = fit(PRESETS["tiny_dcgan"], _data(), tmp_path, steps=4, device="cpu", progress=False,
+    trainer = fit(PRESETS["tiny_dcgan"], _data(), tmp_path, Budget(steps=4), device="cpu", progress=False,
                   eval_fn=eval_fn, eval_every=2)
     assert len(calls) == 4 and not any(calls)  # G and G_ema at steps 2 and 4, in eval mode
     assert trainer.G.training
@@ -234,12 +235,12 @@ def test_eval_fn_drives_best_checkpoint_and_stats(tmp_path: Path) -> None:
 
 
 def test_epochs_and_bad_data(tmp_path: Path) -> None:
-    trainer = fit(PRESETS["tiny_dcgan"], _data(12), tmp_path, epochs=1, device="cpu", progress=False)
+    trainer = fit(PRESETS["tiny_dcgan"], _data(12), tmp_path, Budget(epochs=1), device="cpu", progress=False)
     assert trainer.batches.epoch == 1 and trainer.step == 4  # 3 batches per epoch; the 4th starts epoch 1
     with pytest.raises(ValueError, match="uint8"):
         Trainer(PRESETS["tiny_dcgan"], (torch.zeros(8, 3, 64, 64), _data(8)[1]), tmp_path / "x", device="cpu")
-    with pytest.raises(ValueError, match="minutes"):
-        trainer.run()
+    with pytest.raises(ValueError, match="give a budget"):
+        trainer.run(Budget())
 
 
 def _write_folder(root: Path, n: int = 6) -> None:

@@ -12,7 +12,7 @@ from lab5_utils.cli.args import Parser, device_arg, non_negative_int, positive_i
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.data.default import default_data_root, ensure_judge_data
 from lab5_utils.device import default_device
-from lab5_utils.evaluation.metrics import ceiling_options, evaluate_by_judges, format_metrics_table
+from lab5_utils.evaluation.measurement import Measurement, MeasureSettings, ceiling_for
 from lab5_utils.evaluation.real import heldout_report
 from lab5_utils.evaluation.weights import shipped_generator_path
 from lab5_utils.gan.checkpoint import load_generator
@@ -20,6 +20,8 @@ from lab5_utils.image_ops import to_signed
 from lab5_utils.judge.cache import ensure_judge, ensure_second_judge, train_judge
 from lab5_utils.judge.fit import JudgeConfig, heldout_scenes
 from lab5_utils.judge.model import judge_meta, load_judge
+from lab5_utils.paths import fast_mode
+from lab5_utils.report.figures import metrics_table
 
 
 def main(argv: list[str]) -> int:
@@ -62,7 +64,7 @@ def main(argv: list[str]) -> int:
     if getattr(args, "device", None) is None:
         args.device = default_device()
     if args.command == "ensure":
-        print(ensure_second_judge() if args.second else ensure_judge())
+        print(ensure_second_judge(tiny=fast_mode()) if args.second else ensure_judge(tiny=fast_mode()))
         return 0
     if args.command == "train":
         base = JudgeConfig.tiny_config() if args.tiny else defaults
@@ -73,7 +75,7 @@ def main(argv: list[str]) -> int:
         writable_folder(args.out.resolve().parent, "the folder of --out")  # before training, not when saving
         data = args.data
         if data is None:
-            data = ensure_judge_data(progress=not args.no_progress)
+            data = ensure_judge_data(progress=not args.no_progress, tiny=fast_mode())
         meta = train_judge(data, args.out, config, device=args.device, progress=not args.no_progress)
         speed = meta["train_img_per_s"]
         acc = meta["holdout_accuracy"]
@@ -83,7 +85,8 @@ def main(argv: list[str]) -> int:
 
     if args.ckpt is not None or args.data is None:  # a generator: --ckpt, else the shipped one
         return _eval_generator(args)
-    judge_path = args.judge or ensure_judge(progress=not args.no_progress)  # the standard judge, not one fit to DIR
+    # the standard judge, not one fit to DIR
+    judge_path = args.judge or ensure_judge(progress=not args.no_progress, tiny=fast_mode())
     judge = load_judge(judge_path, device=args.device, batch_size=args.batch_size)
     images, labels, filenames = load_arrays(args.data, 64, progress=not args.no_progress)
     acc = judge.accuracy(to_signed(images), labels)
@@ -99,14 +102,15 @@ def _eval_generator(args: argparse.Namespace) -> int:
     """``judge eval --ckpt PATH``: the metrics table of a trained generator (judge: --judge or the default)."""
     ckpt = args.ckpt or shipped_generator_path()
     G = load_generator(ckpt, ema=not args.raw, device=args.device)
-    judges = [args.judge or ensure_judge(progress=not args.no_progress)]
+    judges = [args.judge or ensure_judge(progress=not args.no_progress, tiny=fast_mode())]
     if args.second_judge:
-        judges.append(ensure_second_judge(progress=not args.no_progress))
+        judges.append(ensure_second_judge(progress=not args.no_progress, tiny=fast_mode()))
     print(f"{ckpt} ({'raw' if args.raw else 'EMA'} generator)")
     data = args.data or (default_data_root() if os.environ.get("LAB5_DATA") else None)
-    results = evaluate_by_judges(G, {str(path): path for path in judges}, seeds=range(args.seeds),
-                                 device=args.device, data_root=args.data, progress=not args.no_progress,
-                                 frechet_samples=args.frechet_samples, **ceiling_options(data))
+    settings = MeasureSettings(seeds=range(args.seeds), frechet_samples=args.frechet_samples, device=args.device,
+                               progress=not args.no_progress)
+    results = Measurement({str(path): path for path in judges}, ceiling=ceiling_for(data), reference=args.data,
+                          settings=settings)(G)
     for result in results.values():
-        print(format_metrics_table(result))
+        print(metrics_table(result))
     return 0

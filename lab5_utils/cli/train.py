@@ -30,16 +30,18 @@ from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device
 from lab5_utils.evaluation.experiment import file_digest, run_preset
 from lab5_utils.evaluation.job_eta import estimate_run
-from lab5_utils.evaluation.metrics import format_metrics_table, normalise_conditions, report_conditions
+from lab5_utils.evaluation.measurement import normalise_conditions, report_conditions
 from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate
 from lab5_utils.evaluation.weights import export_generator, export_judge, shipped_generator_path, write_manifest
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS, get_config
 from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.judge.model import judge_meta
 from lab5_utils.labels import encode_batch, load_conditions, resolve_conditions
-from lab5_utils.paths import GENERATOR_FILE, JUDGE2_FILE, JUDGE_FILE, cache_root
+from lab5_utils.paths import GENERATOR_FILE, JUDGE2_FILE, JUDGE_FILE, cache_root, fast_mode
+from lab5_utils.report.figures import metrics_table
 from lab5_utils.report.viz import save_grid
 
 
@@ -75,7 +77,8 @@ def main(argv: list[str]) -> int:
         cfg = get_config(args.preset, **overrides)
     except ValueError as err:
         raise ValueError(f"--preset / --set: {err}") from err
-    if args.train_minutes is None and args.epochs is None and args.steps is None:
+    budget = Budget(train_minutes=args.train_minutes, epochs=args.epochs, steps=args.steps)
+    if not budget.given:
         raise ValueError("give a budget: --train-minutes, --epochs and/or --steps")
     out = args.out or Path("runs") / cfg.name
     files = RunFolder(out)
@@ -86,21 +89,20 @@ def main(argv: list[str]) -> int:
     writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
     if not args.no_progress:  # the whole job's ETA in its first minute (its probes take seconds)
         conditions = sum(map(len, normalise_conditions(report_conditions()).values()))  # what the metrics read
-        estimate = estimate_run(cfg, args.data and args.data.expanduser(), out,
-                                {"train_minutes": args.train_minutes, "epochs": args.epochs, "steps": args.steps},
-                                eval_every=args.eval_every, seeds=args.seeds, conditions=conditions,
-                                frechet_samples=args.frechet_samples, second_judge=args.second_judge,
-                                device=args.device or default_device())
+        estimate = estimate_run(cfg, args.data and args.data.expanduser(), out, budget, eval_every=args.eval_every,
+                                seeds=args.seeds, conditions=conditions, frechet_samples=args.frechet_samples,
+                                second_judge=args.second_judge, device=args.device or default_device(),
+                                tiny=fast_mode())
         print(estimate.line(), file=sys.stderr)
-    summary = run_preset(args.preset, out, train_minutes=args.train_minutes, epochs=args.epochs, steps=args.steps,
-                         data_root=args.data, device=args.device, seeds=args.seeds, eval_every=args.eval_every,
-                         frechet_samples=args.frechet_samples, progress=not args.no_progress, overrides=overrides,
-                         second_judge=args.second_judge)
+    summary = run_preset(args.preset, out, budget, data_root=args.data, device=args.device, seeds=args.seeds,
+                         eval_every=args.eval_every, frechet_samples=args.frechet_samples,
+                         progress=not args.no_progress, overrides=overrides, second_judge=args.second_judge,
+                         tiny=fast_mode())  # LAB5_FAST (CI): the tiny judge and classifier
     print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
           f"of training on {summary['hardware']}; {files.last}, {files.metrics}, {files.stats}")
     for which in ("G_ema", "G_ema_judge2"):
         if which in summary["results"]:
-            print(format_metrics_table(summary["results"][which]))
+            print(metrics_table(summary["results"][which]))
     return 0
 
 

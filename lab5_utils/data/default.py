@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from lab5_utils.data.dataset import listing_path
-from lab5_utils.paths import cache_dir, fast_mode, filling
+from lab5_utils.paths import cache_dir, filling
 from lab5_utils.synth.render import RENDERER_VERSION, render_dataset
 
 DEFAULT_SCENES = 6003  # as many scenes as the real train.json: 18,009 images
@@ -19,10 +19,10 @@ JUDGE_SEED = 1
 FAST_SCENES = 40
 
 
-def ensure_judge_data(progress: bool = True, seed: int = JUDGE_SEED) -> Path:
+def ensure_judge_data(progress: bool = True, seed: int = JUDGE_SEED, tiny: bool = False) -> Path:
     """A judge's own synthetic set (``JUDGE_SCENES`` scenes of render seed ``seed``, default ``JUDGE_SEED``;
-    ``FAST_SCENES`` in fast mode), rendered once into the cache."""
-    scenes = FAST_SCENES if fast_mode() else JUDGE_SCENES
+    ``FAST_SCENES`` for a ``tiny`` judge), rendered once into the cache."""
+    scenes = FAST_SCENES if tiny else JUDGE_SCENES
     return _rendered(cache_dir() / f"judge_iclevr_r{RENDERER_VERSION}_seed{seed}_scenes{scenes}", scenes, seed,
                      progress)
 

@@ -1,8 +1,8 @@
 """One named, resumable experiment = train a preset to a budget, then measure it; shared by the notebooks,
 the CLI and ``benchmarks/quality_at_budget.py`` so every reported number comes from the same code path.
 
-``run_preset("wgan_gp", "runs/wgan_gp", train_minutes=60)`` resumes ``runs/wgan_gp/last.pt`` if it exists, trains
-until the run's *total* training time reaches the budget (so re-running a finished notebook costs nothing),
+``run_preset("wgan_gp", "runs/wgan_gp", Budget(train_minutes=60))`` resumes ``runs/wgan_gp/last.pt`` if it exists,
+trains until the run's *total* training time reaches the budget (so re-running a finished notebook costs nothing),
 then writes ``metrics.json``: the judge's accuracy on ``test.json``/``new_test.json`` and on random conditions
 in neither file (mean ± std over noise seeds; top-k and exact-set) for the raw and the EMA generator, with the
 hardware, the scale and the judge that produced it (and, with ``second_judge=True``, the EMA generator read by
@@ -16,24 +16,23 @@ import datetime as dt
 import hashlib
 import json
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from lab5_utils.data.dataset import content_key, listing_path, load_arrays, rows_outside
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import default_device, describe_device
-from lab5_utils.evaluation.metrics import (
-    CONDITION_FILES,
-    ceiling_images,
-    ceiling_options,
-    evaluate_by_judges,
-    evaluate_generator,
+from lab5_utils.evaluation.measurement import (
+    Measurement,
+    MeasureSettings,
+    ceiling_for,
+    periodic_eval,
     report_conditions,
 )
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.classifier import ensure_classifier, load_classifier
 from lab5_utils.gan.config import get_config
 from lab5_utils.gan.run_folder import RunFolder
@@ -48,43 +47,34 @@ def file_digest(path: str | Path) -> str:
     return sha256_file(path)[:12]
 
 
-def make_eval_fn(judge: Any, device: torch.device, seeds: int = 3) -> Callable[[nn.Module], dict[str, float]]:
-    """Periodic evaluation during training: ``eval_fn(G) -> {"acc_mean", "acc_test", "acc_new_test"}``, the
-    judge's accuracy on both condition files, mean over ``seeds`` fixed noise seeds (0..seeds-1)."""
+def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: str | Path | None = None,
+               device: str | None = None, seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048,
+               progress: bool = True, overrides: Mapping[str, Any] | None = None,
+               second_judge: bool | Path = False, tiny: bool = False) -> dict[str, Any]:
+    """Train ``preset`` into ``out_dir`` up to ``budget`` (:class:`~lab5_utils.gan.budget.Budget`: totals over
+    resumes, resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
 
-    def eval_fn(G: nn.Module) -> dict[str, float]:
-        result = evaluate_generator(G, CONDITION_FILES, seeds=range(seeds), judge=judge, device=device,
-                                    renderer=None, frechet_samples=0, progress=False)
-        accs = {f"acc_{name}": float(entry["accuracy_mean"]) for name, entry in result["files"].items()}
-        return {"acc_mean": sum(accs.values()) / len(accs), **accs}
-
-    return eval_fn
-
-
-def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None = None, epochs: int | None = None,
-               steps: int | None = None, data_root: str | Path | None = None, device: str | None = None,
-               seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048, progress: bool = True,
-               overrides: Mapping[str, Any] | None = None, second_judge: bool | Path = False) -> dict[str, Any]:
-    """Train ``preset`` into ``out_dir`` up to a total budget (``train_minutes`` of training time, ``epochs``
-    or ``steps``; resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
-
-    ``train_minutes`` counts training-step time summed over all calls, so a finished run is not trained again; a
-    ``metrics.json`` written for the same request (budget, seeds, data, judge) and the same ``last.pt`` is
+    The budget's training minutes count training-step time summed over all calls, so a finished run is not trained
+    again; a ``metrics.json`` written for the same request (budget, seeds, data, judge) and the same ``last.pt`` is
     returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
-    is picked on the same condition files and would be optimistic."""
+    is picked on the same condition files and would be optimistic. ``tiny``: CI's mode, the tiny judge(s) and
+    classifier (their numbers mean nothing; the tables say so)."""
     cfg = get_config(preset, **dict(overrides or {}))
     out_dir = Path(out_dir)
     root = Path(data_root).expanduser() if data_root else ensure_default_data(progress=progress)
     listing_path(root)  # a folder without train.json: an error naming it before any judge is rendered or trained
-    judge_path = ensure_judge(progress=progress)  # $LAB5_JUDGE or our judge (trained on its own render)
-    judge2_path = second_judge_path(second_judge, progress)
+    judge_path = ensure_judge(progress=progress, tiny=tiny)  # $LAB5_JUDGE or our judge (trained on its own render)
+    judge2_path = second_judge_path(second_judge, progress, tiny)
     excluded = judges_heldout(root, judge_path, judge2_path)
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
-    classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded) \
+    classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded, tiny=tiny) \
         if cfg.needs_classifier else None
     conditions = report_conditions()
-    request = {"preset": cfg.name, "overrides": dict(overrides or {}), "minutes": train_minutes, "epochs": epochs,
-               "steps": steps, "seeds": seeds, "frechet_samples": frechet_samples, "data_root": str(root),
+    if budget.wall_minutes is not None:
+        raise ValueError(f"run_preset: {budget.describe()}: a run's budget is a total over resumes (train_minutes, "
+                         "epochs, steps), not one call's wall time")
+    request = {"preset": cfg.name, "overrides": dict(overrides or {}), **budget.record(), "seeds": seeds,
+               "frechet_samples": frechet_samples, "data_root": str(root),
                "data_key": content_key(root)[:16],  # what the folder holds: a changed folder is measured anew
                "conditions_sha256": hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()[:16],
                "judge_sha256": file_digest(judge_path),
@@ -112,17 +102,17 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
         keep = rows_outside(filenames, excluded)
         images, labels = images[keep], labels[keep]
     trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
-                      progress=progress, eval_fn=make_eval_fn(judge, torch_device) if eval_every > 0 else None,
+                      progress=progress, eval_fn=periodic_eval(judge, torch_device) if eval_every > 0 else None,
                       eval_every=max(eval_every, 1), metric="acc_mean",
                       classifier=classifier_path and load_classifier(classifier_path, torch_device))
-    trainer.run(train_minutes=train_minutes, epochs=epochs, steps=steps)
-    common = {"seeds": range(seeds), "device": torch_device, "progress": progress, "data_root": root,
-              "frechet_samples": frechet_samples,  # the ceiling's images, rendered once for every generator and
-              **(ceiling_options(root) or {"real_images": ceiling_images(conditions)})}  # judge (none on real data)
-    results = {"G": evaluate_generator(trainer.G, conditions, judge=judge, **common)}
+    trainer.run(budget)
+    # built once for both generators: the ceiling's images (none on real data) rendered and scored once
     judges = {"G_ema": judge} | ({"G_ema_judge2": load_judge(judge2_path, device=torch_device)}
                                  if judge2_path is not None else {})
-    results |= evaluate_by_judges(trainer.G_ema, judges, conditions, **common)  # Fréchet by the first judge
+    measurement = Measurement(judges, conditions, ceiling=ceiling_for(root), reference=root, settings=MeasureSettings(
+        seeds=range(seeds), frechet_samples=frechet_samples, device=torch_device, progress=progress))
+    results = {"G": measurement(trainer.G, ["G_ema"])["G_ema"]}  # the raw G, by the first judge
+    results |= measurement(trainer.G_ema)  # Fréchet by the first judge
     if second_judge:
         results["G_ema_judge2"]["judge_sha256"] = request["judge2_sha256"]
     meta = judge_meta(judge_path)
@@ -131,7 +121,7 @@ def run_preset(preset: str, out_dir: str | Path, *, train_minutes: float | None 
         "preset": cfg.name, "config": dataclasses.asdict(cfg), "step": trainer.step,
         "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
         "images_seen": trainer.step * cfg.batch_size * cfg.n_critic,  # real images D has seen
-        "budget": {"minutes": train_minutes, "epochs": epochs, "steps": steps}, "seeds": seeds,
+        "budget": budget.record(), "seeds": seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
         "excluded_scenes": len(excluded),
         "out_dir": str(out_dir.resolve()),

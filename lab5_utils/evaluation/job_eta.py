@@ -21,6 +21,7 @@ import torch
 
 from lab5_utils.data.dataset import read_listing
 from lab5_utils.data.default import DEFAULT_SCENES, default_data_root
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.classifier import AuxClassifier, ClassifierConfig, classifier_cache_path
 from lab5_utils.gan.config import TrainConfig
 from lab5_utils.gan.run_folder import RunFolder
@@ -28,7 +29,7 @@ from lab5_utils.gan.step import GanStep
 from lab5_utils.gan.stream import random_dataset
 from lab5_utils.judge.cache import judges_heldout
 from lab5_utils.judge.model import build_judge
-from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, fast_mode, shipped
+from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, shipped
 from lab5_utils.synth.render import FRAMES, render_conditions
 
 EVAL_BATCH = 64
@@ -78,22 +79,14 @@ def _fit_step_seconds(model: torch.nn.Module, batch_size: int, device: torch.dev
     return seconds_per_call(step)
 
 
-def _train_seconds(cfg: TrainConfig, budget: Mapping[str, float | None], data_images: int, step_s: float) -> float:
-    """Training seconds of the nearest budget (``train_minutes`` / ``epochs`` / ``steps``), total from step 0."""
-    steps_per_epoch = data_images / (cfg.batch_size * cfg.n_critic)
-    left = [60.0 * budget["train_minutes"]] if budget.get("train_minutes") is not None else []
-    left += [budget["epochs"] * steps_per_epoch * step_s] if budget.get("epochs") is not None else []
-    left += [budget["steps"] * step_s] if budget.get("steps") is not None else []
-    return min(left) if left else 0.0
-
-
-def estimate_job(cfg: TrainConfig, budget: Mapping[str, float | None], *, data_images: int, render_scenes: int,
+def estimate_job(cfg: TrainConfig, budget: Budget, *, data_images: int, render_scenes: int,
                  classifier: ClassifierConfig | None, eval_every: int, seeds: int, conditions: int,
                  frechet_samples: int, judges: int, done_steps: int = 0, device: str | torch.device = "cpu",
                  workers: int = 2) -> JobEstimate:
     """Probe and sum the job's phases. ``render_scenes``: scenes still to render (0: cached); ``classifier``: the
-    aux classifier still to train (None: cached or not needed); ``budget``: ``train_minutes``/``epochs``/``steps``
-    totals; ``done_steps``: steps a resumed run already holds (its training minutes count as done too)."""
+    aux classifier still to train (None: cached or not needed); ``budget``: the run's
+    :class:`~lab5_utils.gan.budget.Budget` (totals); ``done_steps``: steps a resumed run already holds (its
+    training minutes count as done too)."""
     device = torch.device(device)
     seconds: dict[str, float] = {}
     work: dict[str, str] = {}
@@ -113,7 +106,11 @@ def estimate_job(cfg: TrainConfig, budget: Mapping[str, float | None], *, data_i
                       classifier=AuxClassifier().to(device).eval().requires_grad_(False) if cfg.needs_classifier
                       else None)
     step_s = seconds_per_call(gan.losses_step)
-    train_s = max(0.0, _train_seconds(cfg, budget, data_images, step_s) - done_steps * step_s)
+    if not budget.given:
+        raise ValueError("estimate_job: the budget sets no cap")
+    total_s = budget.seconds_left(step=0, epoch=0, wall_s=0.0, train_s=0.0, step_s=step_s,
+                                  steps_per_epoch=data_images / (cfg.batch_size * cfg.n_critic))  # from step 0
+    train_s = max(0.0, total_s - done_steps * step_s)
     seconds["training"] = train_s
     work["training"] = f"~{train_s / step_s:,.0f} steps at {step_s:.2f} s/step"
     judge = build_judge().to(device).eval()
@@ -133,23 +130,24 @@ def estimate_job(cfg: TrainConfig, budget: Mapping[str, float | None], *, data_i
     return JobEstimate(seconds, work)
 
 
-def estimate_run(cfg: TrainConfig, data_root: Path | None, out_dir: Path, budget: Mapping[str, float | None], *,
+def estimate_run(cfg: TrainConfig, data_root: Path | None, out_dir: Path, budget: Budget, *,
                  eval_every: int, seeds: int, conditions: int, frechet_samples: int, second_judge: bool,
-                 device: str | torch.device = "cpu") -> JobEstimate:
-    """:func:`estimate_job` for ``run_preset``'s arguments, before it renders or trains anything: what is cached
-    (the default render, the shipped or ``$LAB5_JUDGE`` judge, the aux classifier, a run's ``last.pt``) costs
-    nothing. A judge that must be trained first (no shipped one, e.g. ``LAB5_WEIGHTS=/nowhere``) is named and
-    left out of the sum (its own progress bar shows its time)."""
+                 device: str | torch.device = "cpu", tiny: bool = False) -> JobEstimate:
+    """:func:`estimate_job` for ``run_preset``'s arguments (``tiny``: its CI mode), before it renders or trains
+    anything: what is cached (the default render, the shipped or ``$LAB5_JUDGE`` judge, the aux classifier, a run's
+    ``last.pt``) costs nothing. A judge that must be trained first (no shipped one, e.g. ``LAB5_WEIGHTS=/nowhere``)
+    is named and left out of the sum (its own progress bar shows its time)."""
     root = data_root or default_data_root()
     rendered = (root / "train.json").is_file()
-    judge = os.environ.get("LAB5_JUDGE") or (not fast_mode() and shipped(JUDGE_FILE))  # as ensure_judge picks
-    judge2 = (os.environ.get("LAB5_JUDGE2") or (not fast_mode() and shipped(JUDGE2_FILE))) if second_judge else None
-    classifier = ClassifierConfig.tiny_config() if fast_mode() else ClassifierConfig()
+    judge = os.environ.get("LAB5_JUDGE") or (not tiny and shipped(JUDGE_FILE))  # as ensure_judge picks
+    judge2 = (os.environ.get("LAB5_JUDGE2") or (not tiny and shipped(JUDGE2_FILE))) if second_judge else None
+    classifier = ClassifierConfig.tiny_config() if tiny else ClassifierConfig()
     if not cfg.needs_classifier:
         classifier = None
     elif rendered and judge and (judge2 or not second_judge):
         excluded = judges_heldout(root, judge, judge2)
-        classifier = None if classifier_cache_path(root, classifier, excluded).is_file() else classifier
+        cached = any(classifier_cache_path(root, classifier, excluded, legacy=old).is_file() for old in (False, True))
+        classifier = None if cached else classifier
     data_images = len(read_listing(root)) if rendered else DEFAULT_SCENES * FRAMES
     last = RunFolder(out_dir).last
     done = int(torch.load(last, weights_only=True, map_location="cpu", mmap=True)["step"]) if last.is_file() else 0

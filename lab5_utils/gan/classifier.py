@@ -11,7 +11,6 @@ settings) like the judge.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from lab5_utils.data.dataset import cache_key, listing_path
+from lab5_utils.data.dataset import cache_key, content_key, listing_path
 from lab5_utils.device import default_device
 from lab5_utils.judge.fit import JudgeConfig, fit_folder, fit_multilabel
 from lab5_utils.judge.model import load_course_format
 from lab5_utils.labels import NUM_CLASSES
-from lab5_utils.paths import fast_mode, filling, keyed_cache_file
+from lab5_utils.paths import keyed_cache_file, provision
 
 FORMAT = "lab5_utils aux classifier v1"
 
@@ -88,11 +87,14 @@ def fit_classifier(images: torch.Tensor, labels: torch.Tensor, scenes: list[int]
     return model, meta  # type: ignore[return-value]
 
 
-def classifier_cache_path(data_root: Path, config: ClassifierConfig,
-                          exclude_scenes: frozenset[int] = frozenset()) -> Path:
-    """``cache_dir()/classifier/classifier_<hash>.pt``, keyed by the folder's content key (listing, image sizes
-    and times; not its path), ``config`` and the excluded scenes (none: the key of older versions)."""
-    key = [FORMAT, cache_key(data_root, 64), asdict(config)] + ([sorted(exclude_scenes)] if exclude_scenes else [])
+def classifier_cache_path(data_root: Path, config: ClassifierConfig, exclude_scenes: frozenset[int] = frozenset(),
+                          legacy: bool = False) -> Path:
+    """``cache_dir()/classifier/classifier_<hash>.pt``, keyed as the judge is: by the folder's
+    :func:`~lab5_utils.data.dataset.content_key` (what it holds, not where or when it was written), ``config`` and
+    the excluded scenes (none: no entry in the key). ``legacy``: the key of older versions (the image cache's key,
+    with file times)."""
+    data = cache_key(data_root, 64) if legacy else content_key(data_root)
+    key = [FORMAT, data, asdict(config)] + ([sorted(exclude_scenes)] if exclude_scenes else [])
     return keyed_cache_file("classifier", key, config.tiny, ".pt")
 
 
@@ -121,21 +123,16 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Aux
 
 def ensure_classifier(data_root: str | Path, config: ClassifierConfig | None = None,
                       device: str | torch.device | None = None, progress: bool = True,
-                      exclude_scenes: frozenset[int] = frozenset()) -> Path:
+                      exclude_scenes: frozenset[int] = frozenset(), tiny: bool = False) -> Path:
     """The cached classifier of ``data_root`` (the GAN's training folder) less ``exclude_scenes``, trained on first
-    use (minutes).
+    use (minutes) as a judge is (:func:`~lab5_utils.paths.provision`).
 
-    ``config`` defaults to :class:`ClassifierConfig` (its ``tiny_config`` when ``LAB5_FAST`` is set)."""
+    ``config`` defaults to :class:`ClassifierConfig` (its ``tiny_config`` for ``tiny``, CI's smoke tests)."""
     data_root = Path(data_root).expanduser()
     listing_path(data_root)  # a folder without train.json: an error naming it, before any work
-    config = config or (ClassifierConfig.tiny_config() if fast_mode() else ClassifierConfig())
-    path = classifier_cache_path(data_root, config, exclude_scenes)
-    if not path.is_file():
-        with filling(path):  # one process trains it; another asking meanwhile waits and uses it
-            if not path.is_file():
-                if progress:
-                    print(f"training the aux classifier on {data_root} (first use; cached at {path})",
-                          file=sys.stderr)
-                train_classifier(data_root, path, config, device=device or default_device(), progress=progress,
-                                 exclude_scenes=exclude_scenes)
-    return path
+    config = config or (ClassifierConfig.tiny_config() if tiny else ClassifierConfig())
+    return provision(classifier_cache_path(data_root, config, exclude_scenes),
+                     lambda path: train_classifier(data_root, path, config, device=device or default_device(),
+                                                   progress=progress, exclude_scenes=exclude_scenes),
+                     f"the aux classifier on {data_root}",
+                     legacy=classifier_cache_path(data_root, config, exclude_scenes, legacy=True), progress=progress)

@@ -18,17 +18,12 @@ from lab5_utils.gan.run_folder import STATS_FILE
 from lab5_utils.io import atomic_write
 
 
-def eta_line(cfg: Any, limits: Any, step_s: float, batches_per_epoch: int) -> str:
-    """When the nearest budget will be met at ``step_s`` seconds per generator step. ``limits``: Trainer.run's
-    ``((steps, reached), (epochs, reached), (wall seconds, reached), (training seconds, reached))``."""
-    steps_per_epoch = batches_per_epoch / cfg.n_critic
-    left = [max(0.0, limit - reached()) / per_step * step_s  # budget left in its unit -> seconds
-            for (limit, reached), per_step in zip(limits, (1.0, 1.0 / steps_per_epoch, step_s, step_s), strict=True)
-            if limit is not None]
-    seconds = min(left)
-    finish = time.strftime("%H:%M", time.localtime(time.time() + seconds))
+def eta_line(cfg: Any, seconds_left: float, step_s: float) -> str:
+    """The line a run prints once in its first minute: its speed and when its budget will be met (``seconds_left``,
+    from :meth:`lab5_utils.gan.budget.Budget.seconds_left`)."""
+    finish = time.strftime("%H:%M", time.localtime(time.time() + seconds_left))
     return (f"{cfg.name}: {step_s:.2f} s/step ({cfg.batch_size * cfg.n_critic / step_s:.0f} real img/s) -> budget "
-            f"met in about {seconds / 60:.0f} min (~{finish}), plus evaluations")
+            f"met in about {seconds_left / 60:.0f} min (~{finish}), plus evaluations")
 
 
 def host_floats(values: Mapping[str, torch.Tensor | float]) -> dict[str, float]:

@@ -90,8 +90,11 @@ class GanStep:
         self.G, self.D = self.G.to(self.device), self.D.to(self.device)
         self.fused = per_sample(self.D)  # score real and fake in one critic forward
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        if cfg.alpha_noise:  # the sprite generator's coverage noise: G's only, in training mode (never G_ema's)
-            self.G.alpha_noise = cfg.alpha_noise
+        # the sprite generator's coverage noise: G's only, in training mode (never G_ema's), from its own seeded
+        # generator so that the z stream is the same with the lever on or off
+        self.cover_noise = torch.Generator().manual_seed(cfg.seed + 3)
+        if cfg.alpha_noise:
+            self.G.alpha_noise, self.G.noise_source = cfg.alpha_noise, self.cover_noise
         self.classifier = None if cfg.cls_weight == 0 or classifier is None else \
             classifier.to(self.device).eval().requires_grad_(False)
         if cfg.arch == "projected":  # D judges in the frozen classifier's feature space
@@ -216,6 +219,8 @@ class GanStep:
         """Weights, optimisers, step, data order and RNG states (torch generator states as uint8 tensors; no
         numpy/python RNG is used by training), and the aux classifier's digest."""
         rng = {"noise": self.noise.get_state(), "torch": torch.get_rng_state()}
+        if self.cfg.alpha_noise:  # the coverage noise's own generator (runs without it keep their old state)
+            rng["cover"] = self.cover_noise.get_state()
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
@@ -235,6 +240,8 @@ class GanStep:
         self.opt_d.load_state_dict(copy.deepcopy(state["opt_d"]))
         self.batches.load_state_dict(state["batches"])
         self.noise.set_state(state["rng"]["noise"])
+        if "cover" in state["rng"]:  # states written before the coverage noise had its own generator lack it
+            self.cover_noise.set_state(state["rng"]["cover"])
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])

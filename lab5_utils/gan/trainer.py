@@ -1,4 +1,4 @@
-"""The GAN training engine: ``fit(cfg, data, out_dir, steps=..)`` or the :class:`Trainer` it wraps, which runs
+"""The GAN training engine: ``fit(cfg, data, out_dir, Budget(steps=..))`` or the :class:`Trainer` it wraps, which runs
 :class:`~lab5_utils.gan.step.GanStep` (one training step and its state) in a run folder.
 
 ``out_dir`` gets ``stats.jsonl`` (one JSON object per log step / evaluation), ``last.pt`` (every
@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import FORMAT, check_compatible, load_checkpoint, save_checkpoint
 from lab5_utils.gan.config import TrainConfig
 from lab5_utils.gan.log import StatsLog, eta_line
@@ -112,23 +113,24 @@ class Trainer(GanStep):
                 set_aside(self.log.path, "a log that no last.pt accounts for, from a fresh start in the folder")
 
     # ---- loop ----------------------------------------------------------------------------------------------
-    def run(self, *, wall_minutes: float | None = None, epochs: int | None = None, steps: int | None = None,
-            train_minutes: float | None = None) -> Trainer:
-        """Train until ``wall_minutes`` of wall time (this call), ``epochs`` (total), ``steps`` (total) or
-        ``train_minutes`` of training-step time (total over resumes: a met budget trains nothing) is reached.
-        Budgets are checked between steps, so a step that crosses the budget finishes: ``epochs`` ends at the
-        first step boundary at or after the epoch boundary (one step draws ``n_critic`` batches). The folder's
-        lock is held for the call (another trainer on it raises ``RunLockedError``)."""
-        if wall_minutes is None and epochs is None and steps is None and train_minutes is None:
-            raise ValueError("run: give wall_minutes, epochs, steps and/or train_minutes")
+    def run(self, budget: Budget) -> Trainer:
+        """Train until ``budget`` (:class:`~lab5_utils.gan.budget.Budget`) is met. Budgets are checked between steps,
+        so a step that crosses the budget finishes: ``epochs`` ends at the first step boundary at or after the epoch
+        boundary (one step draws ``n_critic`` batches). The folder's lock is held for the call (another trainer on
+        it raises ``RunLockedError``)."""
+        if not budget.given:
+            raise ValueError("run: give a budget (Budget(train_minutes=..., epochs=..., steps=..., wall_minutes=...))")
         start, window_start, window_steps, first_step = time.monotonic(), time.monotonic(), 0, self.step
         first_time, eta_said, saved_at = self.train_time, False, time.monotonic()
-        limits = ((steps, lambda: self.step), (epochs, lambda: self.batches.epoch),
-                  (None if wall_minutes is None else 60 * wall_minutes, lambda: time.monotonic() - start),
-                  (None if train_minutes is None else 60 * train_minutes, lambda: self.train_time))
+
+        def progress() -> dict[str, float]:
+            return {"step": self.step, "epoch": self.batches.epoch, "wall_s": time.monotonic() - start,
+                    "train_s": self.train_time}
+
         with self.lock, deferred_interrupt() as interrupt, tqdm(
-                total=steps, initial=self.step, desc=self.cfg.name, disable=not self.progress, unit="step") as bar:
-            while not any(limit is not None and reached() >= limit for limit, reached in limits):
+                total=budget.steps, initial=self.step, desc=self.cfg.name, disable=not self.progress,
+                unit="step") as bar:
+            while not budget.met(**progress()):
                 if interrupt.requested:  # Ctrl-C: stop at a step boundary, where the checkpoint resumes exactly
                     self.save_last()
                     raise interrupted(self.step, self.files.last)
@@ -139,7 +141,9 @@ class Trainer(GanStep):
                 bar.update(1)
                 if not eta_said and time.monotonic() - start >= 20:  # once, within the first minute
                     step_s = (self.train_time - first_time) / (self.step - first_step)
-                    tqdm.write(eta_line(self.cfg, limits, step_s, self.batches.batches_per_epoch), file=sys.stderr)
+                    left = budget.seconds_left(**progress(), step_s=step_s,
+                                               steps_per_epoch=self.batches.batches_per_epoch / self.cfg.n_critic)
+                    tqdm.write(eta_line(self.cfg, left, step_s), file=sys.stderr)
                     eta_said = True
                 if self.step % self.cfg.log_every == 0:
                     rate = window_steps * self.cfg.batch_size * self.cfg.n_critic / (time.monotonic() - window_start)
@@ -229,9 +233,7 @@ class Trainer(GanStep):
             return save_checkpoint(self.state_dict(kind, **extra), path)
 
 
-def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, *, wall_minutes: float | None = None,
-        epochs: int | None = None, steps: int | None = None, **trainer_options: Any) -> Trainer:
-    """Train ``cfg`` on ``data`` into ``out_dir`` until ``wall_minutes`` (this call), ``epochs`` or ``steps``;
-    ``trainer_options`` are :class:`Trainer`'s (``resume``, ``device``, ``progress``, ``eval_fn``, ...). Returns the
-    trainer (``.G_ema`` etc.)."""
-    return Trainer(cfg, data, out_dir, **trainer_options).run(wall_minutes=wall_minutes, epochs=epochs, steps=steps)
+def fit(cfg: TrainConfig, data: Any, out_dir: str | Path, budget: Budget, **trainer_options: Any) -> Trainer:
+    """Train ``cfg`` on ``data`` into ``out_dir`` until ``budget`` is met; ``trainer_options`` are :class:`Trainer`'s
+    (``resume``, ``device``, ``progress``, ``eval_fn``, ...). Returns the trainer (``.G_ema`` etc.)."""
+    return Trainer(cfg, data, out_dir, **trainer_options).run(budget)

@@ -4,9 +4,7 @@ judge's own render and cached by the folder's content), plus the second, indepen
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from lab5_utils.data.default import ensure_judge_data
 from lab5_utils.device import default_device
 from lab5_utils.judge.fit import FORMAT, JudgeConfig, fit_folder, fit_multilabel, heldout_scenes
 from lab5_utils.judge.model import judge_meta
-from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, fast_mode, filling, keyed_cache_file, shipped
+from lab5_utils.paths import JUDGE2_FILE, JUDGE_FILE, keyed_cache_file, provision, shipped
 
 # The second, independent judge (issue 11's cross-check): another render seed and another training seed.
 SECOND_JUDGE_RENDER_SEED = 2
@@ -44,14 +42,15 @@ def judge_cache_path(data_root: Path, config: JudgeConfig, legacy: bool = False)
 
 
 def ensure_judge(data_root: Path | None = None, progress: bool = True, config: JudgeConfig | None = None,
-                 device: str | torch.device | None = None) -> Path:
+                 device: str | torch.device | None = None, tiny: bool = False) -> Path:
     """Path of the judge to use: ``$LAB5_JUDGE`` if set (e.g. the course's ``checkpoint.pth``), else (no
-    ``data_root``/``config`` given, not fast mode) the shipped ``weights/judge.pth``, else our cached judge for
+    ``data_root``/``config`` given, not ``tiny``) the shipped ``weights/judge.pth``, else our cached judge for
     ``data_root`` (default: the judge's own synthetic render, ``data.default.ensure_judge_data``, never a GAN's training
     set), trained on first use (minutes; progress bar).
 
-    ``config`` defaults to :class:`JudgeConfig` (or :meth:`JudgeConfig.tiny_config` when ``LAB5_FAST`` is set, for
-    CI smoke tests; such a judge is marked ``tiny`` and its numbers must not be reported)."""
+    ``config`` defaults to :class:`JudgeConfig` (or :meth:`JudgeConfig.tiny_config` for ``tiny``, CI's smoke tests:
+    the caller says so, e.g. the CLI under ``LAB5_FAST``; such a judge is marked ``tiny`` and its numbers must not be
+    reported)."""
     override = os.environ.get("LAB5_JUDGE")
     if override:
         path = Path(override).expanduser()
@@ -59,58 +58,50 @@ def ensure_judge(data_root: Path | None = None, progress: bool = True, config: J
             raise FileNotFoundError(f"LAB5_JUDGE={override}: no such judge checkpoint")
         return path
 
-    if data_root is None and config is None and not fast_mode() and (path := shipped(JUDGE_FILE)):
+    if data_root is None and config is None and not tiny and (path := shipped(JUDGE_FILE)):
         return path  # weights/judge.pth: no training needed
     if data_root is None:
-        data_root = ensure_judge_data(progress=progress)
+        data_root = ensure_judge_data(progress=progress, tiny=tiny)
     data_root = Path(data_root).expanduser()
     listing_path(data_root)  # a folder without train.json: an error naming it, before any work
     if config is None:
-        config = JudgeConfig.tiny_config() if fast_mode() else JudgeConfig()
+        config = JudgeConfig.tiny_config() if tiny else JudgeConfig()
     return _cached_judge(data_root, config, device, progress)
 
 
-def ensure_second_judge(progress: bool = True, device: str | torch.device | None = None) -> Path:
+def ensure_second_judge(progress: bool = True, device: str | torch.device | None = None, tiny: bool = False) -> Path:
     """The second, independent judge (course format): its own render (seed ``SECOND_JUDGE_RENDER_SEED``) and
     training seed (``SECOND_JUDGE_TRAIN_SEED``), trained on first use and cached; it never sees a GAN's training
     set or the first judge's data. ``$LAB5_JUDGE`` does not replace it (it checks whichever judge that is);
     ``$LAB5_JUDGE2`` does (e.g. a second judge trained on the real images with another seed and scene split), and
-    so does a shipped ``judge2.pth`` of the weights in use (``weights/real/``)."""
+    so does a shipped ``judge2.pth`` of the weights in use (``weights/real/``). ``tiny``: as :func:`ensure_judge`."""
     if os.environ.get("LAB5_JUDGE2"):  # e.g. the second real-data judge
         path = Path(os.environ["LAB5_JUDGE2"]).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"LAB5_JUDGE2={path}: no such judge checkpoint")
         return path
-    if not fast_mode() and (path := shipped(JUDGE2_FILE)):
+    if not tiny and (path := shipped(JUDGE2_FILE)):
         return path  # weights/real/judge2.pth
-    data_root = ensure_judge_data(progress=progress, seed=SECOND_JUDGE_RENDER_SEED)
+    data_root = ensure_judge_data(progress=progress, seed=SECOND_JUDGE_RENDER_SEED, tiny=tiny)
     seed = SECOND_JUDGE_TRAIN_SEED
-    return _cached_judge(data_root, JudgeConfig.tiny_config(seed) if fast_mode() else JudgeConfig(seed=seed),
-                         device, progress)
+    return _cached_judge(data_root, JudgeConfig.tiny_config(seed) if tiny else JudgeConfig(seed=seed), device,
+                         progress)
 
 
-def second_judge_path(choice: bool | Path | None, progress: bool = True) -> Path | None:
+def second_judge_path(choice: bool | Path | None, progress: bool = True, tiny: bool = False) -> Path | None:
     """The second judge a measurement asked for: a judge file given as a ``Path`` (e.g. the shipped real judge),
     :func:`ensure_second_judge` for ``True``, none for ``False``/``None``."""
     if isinstance(choice, Path):
         return choice
-    return ensure_second_judge(progress=progress) if choice else None
+    return ensure_second_judge(progress=progress, tiny=tiny) if choice else None
 
 
 def _cached_judge(data_root: Path, config: JudgeConfig, device: str | torch.device | None, progress: bool) -> Path:
-    path = judge_cache_path(data_root, config)
-    legacy = judge_cache_path(data_root, config, legacy=True)
-    if not path.is_file() and legacy.is_file():
-        with contextlib.suppress(FileNotFoundError):  # another process may adopt it first
-            os.replace(legacy, path)  # cached by an older version under a path-dependent key: never retrain it
-    if not path.is_file():
-        with filling(path):  # one process trains it; another asking meanwhile waits and uses it
-            if not path.is_file():
-                device = device or default_device()
-                if progress:
-                    print(f"training the judge on {data_root} (first use; cached at {path})", file=sys.stderr)
-                train_judge(data_root, path, config, device=device, progress=progress)
-    return path
+    return provision(judge_cache_path(data_root, config),
+                     lambda path: train_judge(data_root, path, config, device=device or default_device(),
+                                              progress=progress),
+                     f"the judge on {data_root}", legacy=judge_cache_path(data_root, config, legacy=True),
+                     progress=progress)
 
 
 def judges_heldout(data_root: str | Path, *judge_paths: str | Path | None) -> frozenset[int]:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from lab5_utils.evaluation.experiment import headline
-from lab5_utils.evaluation.metrics import CONDITION_FILES
+from lab5_utils.evaluation.measurement import CONDITION_FILES
 from lab5_utils.gan.log import read_stats
 from lab5_utils.gan.run_folder import RunFolder
 from lab5_utils.labels import class_names
@@ -125,7 +125,7 @@ def _shown(value: float | None) -> str:
 
 
 def metrics_markdown(d: Mapping[str, Any], title: str = "") -> str:
-    """Markdown table of :func:`~lab5_utils.evaluation.metrics.evaluate_generator`'s dict: per condition set the
+    """Markdown table of :class:`~lab5_utils.evaluation.measurement.Measurement`'s per-judge dict: per condition set the
     top-k accuracy (mean ± std over noise seeds), exact set, unmatched control, ceiling and by object count."""
     seeds = len(d.get("seeds", []))
     rows = [f"**{title}**" if title else "", "",
@@ -141,6 +141,32 @@ def metrics_markdown(d: Mapping[str, Any], title: str = "") -> str:
     rows.append("\n" + judge + ("" if fjd is None else f"; judge-feature Fréchet distance {fjd:.1f}")
                 + ("; **TINY test judge: do not report**" if d.get("judge_tiny") else ""))
     return "\n".join(rows)
+
+
+def metrics_table(d: Mapping[str, Any]) -> str:
+    """A plain-text table of :class:`~lab5_utils.evaluation.measurement.Measurement`'s per-judge dict (headline =
+    mean ± std over seeds)."""
+    seeds = d.get("seeds", [])
+    lines = [f"judge: {d.get('judge')}{'  (TINY test judge: do not report)' if d.get('judge_tiny') else ''}",
+             f"{'conditions':<14}{'accuracy (mean ± std)':>24}{'seeds':>7}{'best seed':>16}{'ceiling':>9}"
+             f"{'unmatched':>10}{'exact set':>10}{'1 obj':>7}{'2 obj':>7}{'3 obj':>7}"]
+    for name, e in d.get("files", {}).items():
+        counts = "".join(f"{'-' if v is None else f'{v:.3f}':>7}" for v in e["per_count"].values())
+        ceiling = "-" if e.get("ceiling") is None else f"{e['ceiling']:.3f}"
+        best = f"{e['best_seed']['accuracy']:.3f} (s={e['best_seed']['seed']})"
+        unmatched = "-" if e.get("unmatched_mean") is None else f"{e['unmatched_mean']:.3f}"  # older metrics.json
+        exact = "-" if e.get("exact_set_mean") is None else f"{e['exact_set_mean']:.3f}"  # older metrics.json
+        lines.append(f"{name:<14}{e['accuracy_mean']:>15.3f} ± {e['accuracy_std']:.3f}{len(seeds):>7}{best:>16}"
+                     f"{ceiling:>9}{unmatched:>10}{exact:>10}{counts}")
+    fjd = d.get("frechet_judge_distance")
+    if fjd is not None:
+        n = d["frechet_samples"]
+        lines.append(f"frechet_judge_distance (judge features, not FID): {fjd:.3f} "
+                     f"({n['generated']} generated vs {n['real']} real)")
+    for name, e in d.get("files", {}).items():
+        worst = sorted((v, k) for k, v in e["per_class"].items() if v is not None)[:3]
+        lines.append(f"{name}: weakest classes " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
+    return "\n".join(lines)
 
 
 def plot_per_class(summary: Mapping[str, Any], which: str = "G_ema", figsize: tuple[float, float] = (12, 3)) -> Figure:

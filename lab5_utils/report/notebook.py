@@ -19,7 +19,7 @@ from torch import nn
 
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.evaluation.experiment import chance_accuracy, run_preset
-from lab5_utils.evaluation.metrics import CONDITION_FILES, ceiling_options, evaluate_by_judges
+from lab5_utils.evaluation.measurement import CONDITION_FILES, Measurement, MeasureSettings, ceiling_for
 from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate, render_real
 from lab5_utils.evaluation.weights import load_shipped_generator, manifest
@@ -124,10 +124,11 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
     made = manifest()[GENERATOR_FILE]
     print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
           f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
-    second = second_judge_path(second_judge)
-    judges = {"G_ema": ensure_judge()} | ({"G_ema_judge2": second} if second else {})
-    results = evaluate_by_judges(G, judges, seeds=range(budget["seeds"]), data_root=budget.get("data_root"),
-                                 frechet_samples=budget["frechet_samples"], progress=False,
-                                 **ceiling_options(budget.get("data_root")))
+    tiny = bool(budget.get("tiny", False))
+    second = second_judge_path(second_judge, tiny=tiny)
+    judges = {"G_ema": ensure_judge(tiny=tiny)} | ({"G_ema_judge2": second} if second else {})
+    data_root = budget.get("data_root")
+    results = Measurement(judges, ceiling=ceiling_for(data_root), reference=data_root, settings=MeasureSettings(
+        seeds=range(budget["seeds"]), frechet_samples=budget["frechet_samples"], progress=False))(G)
     return G, {"preset": made["preset"], "results": results, "shipped": made,
                "stats": shipped(GENERATOR_STATS_FILE)}  # its run's curves, where they ship (None otherwise)

@@ -19,7 +19,8 @@ The generator, ``G(z: (B, z_dim), y: (B, 24) multi-hot) -> (B, 3, 64, 64)`` in `
 ``z`` is split into four chunks of ``z_dim // 4``: ``[layout pick, floor...]``, then one per slot.
 
 Coverage levers (set by the trainer from ``TrainConfig.alpha_*``): ``alpha_noise`` adds Gaussian noise of that std to
-the coverage logits in training mode (opaque, binary coverage survives it); ``hard_cover`` draws each sprite's coverage
+the coverage logits in training mode, drawn from ``noise_source`` (a seeded CPU ``torch.Generator``; opaque, binary
+coverage survives it); ``hard_cover`` draws each sprite's coverage
 as 0/1 (straight-through gradient), resampled bilinearly to its box (a one-pixel soft rim, as in the real images).
 """
 
@@ -109,6 +110,7 @@ class Generator(nn.Module):
         self.register_buffer("layouts", middle)  # (LAYOUTS, 3, 2) object centres (x, y), pixels
         self.register_buffer("perspective", torch.tensor([IMAGE_SIZE / 5, 0.0]))  # height = a + b * y, pixels
         self.alpha_noise = 0.0  # std of the noise on the coverage logits while training (0 = off)
+        self.noise_source: torch.Generator | None = None  # the CPU generator that noise is drawn from (seeded)
         self.hard_cover = False  # 0/1 coverage with a straight-through gradient
 
     @torch.no_grad()
@@ -161,7 +163,11 @@ class Generator(nn.Module):
         shape, colour = shape_and_colour(onehot.reshape(b * n, NUM_CLASSES))
         canvas = self.sprites(chunks[:, 1:].reshape(b * n, self.chunk), shape)  # (3B, 3, S, S)
         if self.training and self.alpha_noise:  # only opaque (large-logit) coverage survives the noise
-            canvas = torch.cat([canvas[:, :1] + self.alpha_noise * torch.randn_like(canvas[:, :1]), canvas[:, 1:]], 1)
+            if self.noise_source is None:
+                raise ValueError("sprite generator: alpha_noise is set but noise_source (a seeded CPU "
+                                 "torch.Generator) is not")
+            noise = torch.randn(canvas[:, :1].shape, generator=self.noise_source).to(canvas)
+            canvas = torch.cat([canvas[:, :1] + self.alpha_noise * noise, canvas[:, 1:]], 1)
         sprite_cover = torch.sigmoid(canvas[:, :1])
         box = self.boxes(z).reshape(b * n, 3)
         theta = torch.zeros(b * n, 2, 3, device=z.device, dtype=canvas.dtype)
