@@ -29,3 +29,11 @@ def test_a_budget_keeps_the_request_keys_and_refuses_bad_caps() -> None:
     for bad in ({"steps": -1}, {"epochs": 2.5}, {"train_minutes": float("nan")}, {"steps": True}):
         with pytest.raises(ValueError, match=f"budget: {next(iter(bad))}="):
             Budget(**bad)
+    assert Budget(epochs=2.0).met(step=0, epoch=2, wall_s=0.0, train_s=0.0)  # a whole float is whole
+
+
+def test_a_run_budget_is_a_total_refused_as_wall_time_before_any_work(tmp_path) -> None:
+    from lab5_utils.evaluation.experiment import run_preset
+
+    with pytest.raises(ValueError, match="not one call's wall time"):  # before a judge is rendered or trained
+        run_preset("tiny_dcgan", tmp_path / "run", Budget(wall_minutes=1), data_root=tmp_path / "nowhere")

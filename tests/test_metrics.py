@@ -153,6 +153,7 @@ def test_a_measurement_is_built_once_and_applied_to_any_generator(judge):
     assert good["one"]["files"] == good["two"]["files"]  # the same judge twice: the same numbers
     assert good["one"]["frechet_judge_distance"] < bad["one"]["frechet_judge_distance"]
     assert good["two"]["frechet_judge_distance"] is None
+    assert good["two"]["frechet_samples"] is not bad["two"]["frechet_samples"]  # no dict shared between results
     assert bad["one"]["files"]["toy"]["ceiling"] == good["one"]["files"]["toy"]["ceiling"]
     assert list(measurement(Noise(), ["two"])) == ["two"]
     alone = evaluate_generator(Noise(), {"toy": conds}, judge, ceiling=renderer, reference=(toy_images(ref_y, 13),

@@ -140,8 +140,8 @@ def cache_key(root: Path, size: int) -> str:
 def content_key(root: Path) -> str:
     """Hash of what a folder holds, not where it is or when it was written: the listing, the image folder's name
     under ``root`` and each listed image's size. A copied or moved folder keeps its key; a re-rendered one (other
-    listing or other image bytes sizes) gets a new one. Keys caches that are slow to rebuild (the judge) and the
-    metrics a run measured."""
+    listing or other image bytes sizes) gets a new one. Keys caches that are slow to rebuild (the judges, the aux
+    classifier) and the metrics a run measured."""
     listing, image_dir, stats = _image_stats(root)
     digest = hashlib.sha256(json.dumps([listing, image_dir.name if image_dir != root.resolve() else "."],
                                        sort_keys=True).encode())

@@ -60,6 +60,9 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
     is picked on the same condition files and would be optimistic. ``tiny``: CI's mode, the tiny judge(s) and
     classifier (their numbers mean nothing; the tables say so)."""
     cfg = get_config(preset, **dict(overrides or {}))
+    if budget.wall_minutes is not None:  # before any judge or classifier is trained
+        raise ValueError(f"run_preset: {budget.describe()}: a run's budget is a total over resumes (train_minutes, "
+                         "epochs, steps), not one call's wall time")
     out_dir = Path(out_dir)
     root = Path(data_root).expanduser() if data_root else ensure_default_data(progress=progress)
     listing_path(root)  # a folder without train.json: an error naming it before any judge is rendered or trained
@@ -70,9 +73,6 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
     classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded, tiny=tiny) \
         if cfg.needs_classifier else None
     conditions = report_conditions()
-    if budget.wall_minutes is not None:
-        raise ValueError(f"run_preset: {budget.describe()}: a run's budget is a total over resumes (train_minutes, "
-                         "epochs, steps), not one call's wall time")
     request = {"preset": cfg.name, "overrides": dict(overrides or {}), **budget.record(), "seeds": seeds,
                "frechet_samples": frechet_samples, "data_root": str(root),
                "data_key": content_key(root)[:16],  # what the folder holds: a changed folder is measured anew

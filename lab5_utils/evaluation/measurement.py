@@ -138,14 +138,14 @@ class Measurement:
                 entry = file_metrics(judge, G, y, s.seeds, s.device, s.batch_size)
                 entry["ceiling"], entry["ceiling_exact_set"] = self.ceilings[label][name]
                 result["files"][name] = entry
-            result.update(self._frechet(G) if label == first else _NO_FRECHET)
+            result.update(self._frechet(G) if label == first else _no_frechet())
             out[label] = result
         return out
 
     def _frechet(self, G: nn.Module) -> dict[str, Any]:
         s = self.settings
         if s.frechet_samples == 0:
-            return _NO_FRECHET
+            return _no_frechet()
         judge = next(iter(self.judges.values()))
         if self._reference is None:  # the reference's real features and the conditions to draw, once
             if isinstance(self.reference, tuple):
@@ -166,7 +166,8 @@ class Measurement:
                 "frechet_samples": {"generated": n, "real": n}, "frechet_full_rank": n > fake.shape[1]}
 
 
-_NO_FRECHET: dict[str, Any] = {"frechet_judge_distance": None, "frechet_samples": {"generated": 0, "real": 0}}
+def _no_frechet() -> dict[str, Any]:
+    return {"frechet_judge_distance": None, "frechet_samples": {"generated": 0, "real": 0}}  # a new dict each time
 
 
 def _scores(judge: Judge, real: torch.Tensor | None, y: torch.Tensor) -> tuple[float | None, float | None]:

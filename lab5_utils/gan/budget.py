@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 
@@ -29,8 +30,8 @@ class Budget:
             whole = field.name in ("epochs", "steps")
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int if whole else int | float) \
-                    or not math.isfinite(value) or value < 0:
+            number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            if not number or value < 0 or (whole and value != int(value)):  # 2 and 2.0 are whole, 2.5 is not
                 kind = "a whole number" if whole else "a number"
                 raise ValueError(f"budget: {field.name}={value!r} must be {kind} >= 0 (or None: no cap)")
 

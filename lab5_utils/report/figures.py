@@ -1,5 +1,6 @@
 """Figures and tables of runs for the notebooks and the report: accuracy curves, loss curves, per-class accuracy,
-attention gammas, and the markdown comparison table of several runs' summaries."""
+attention gammas, one measurement's plain-text and markdown tables, and the markdown comparison table of several
+runs' summaries."""
 
 from __future__ import annotations
 
