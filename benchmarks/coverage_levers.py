@@ -1,7 +1,7 @@
 """The sprite generator's coverage levers (issue 18) against the final model, at equal generator steps, in one run.
 
     LAB5_JUDGE=weights/real/judge.pth LAB5_JUDGE2=weights/real/judge2.pth python benchmarks/coverage_levers.py \
-        --data ~/data/iclevr64 --second-judge --steps 406 --runs ~/lab5_run/levers      # report 4.12
+        --data ~/data/iclevr64 --second-judge --steps 406 --runs ~/lab5_run      # report 4.12
 
 Each lever (noise on the coverage logits, a Beta(0.5, 0.5) penalty, hard masks late: ``wgan_gp_sprite_ttur_*``)
 changes only the sprite generator's coverage and costs next to nothing per step (check with
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from lab5_utils.data.default import ensure_default_data
-from lab5_utils.evaluation.experiment import run_preset
+from lab5_utils.evaluation.experiment import RunOptions, run_preset
 from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import COVERAGE_LEVERS
@@ -79,7 +79,7 @@ def main() -> None:
             "| judge 2 | FD | cube / sphere / cylinder | soft coverage: canvas / image |", "|---" * 11 + "|"]
     for preset in args.presets:
         s = run_preset(preset, args.runs / "levers" / preset, Budget(steps=args.steps), data_root=root,
-                       second_judge=args.second_judge, progress=not args.no_progress)
+                       options=RunOptions(second_judge=args.second_judge, progress=not args.no_progress))
         files = s["results"]["G_ema"]["files"]
         names = [n for n in ("test", "new_test", "random") if n in files]
         second = s["results"].get("G_ema_judge2", {}).get("files", {})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lab5_utils.evaluation.experiment import run_preset
+from lab5_utils.evaluation.experiment import RunOptions, run_preset
 from lab5_utils.gan.budget import Budget
 from lab5_utils.report.figures import comparison_table, metrics_table
 
@@ -33,9 +33,9 @@ def main() -> None:
     summaries = {}
     for preset in args.presets:
         summaries[preset] = run_preset(preset, args.runs / preset, Budget(train_minutes=args.train_minutes),
-                                       data_root=args.data,
-                                       device=args.device, seeds=args.seeds, eval_every=args.eval_every,
-                                       progress=not args.no_progress)
+                                       data_root=args.data, options=RunOptions(
+                                           seeds=args.seeds, eval_every=args.eval_every, device=args.device,
+                                           progress=not args.no_progress))
         print(f"\n=== {preset}: {summaries[preset]['step']} steps in {summaries[preset]['train_time_s'] / 60:.1f} min "
               f"on {summaries[preset]['hardware']} ===")
         print(metrics_table(summaries[preset]["results"]["G_ema"]), flush=True)

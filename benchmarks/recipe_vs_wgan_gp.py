@@ -30,7 +30,7 @@ import torch
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.data.default import ensure_default_data
 from lab5_utils.device import describe_device
-from lab5_utils.evaluation.experiment import run_preset
+from lab5_utils.evaluation.experiment import RunOptions, run_preset
 from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.classifier import ensure_classifier, load_classifier
 from lab5_utils.gan.config import get_config
@@ -93,9 +93,9 @@ def main() -> None:
             "| exact set test / new_test / random |", "|---|---|---|---|---|---|---|---|---|"]
     for preset in args.presets:
         s = run_preset(preset, budget_runs(args.runs, args.train_minutes) / preset,
-                       Budget(train_minutes=args.train_minutes), seeds=10, data_root=root,
-                       second_judge=args.second_judge, eval_every=100, frechet_samples=args.frechet_samples,
-                       progress=not args.no_progress)
+                       Budget(train_minutes=args.train_minutes), data_root=root, options=RunOptions(
+                           seeds=10, eval_every=100, frechet_samples=args.frechet_samples,
+                           second_judge=args.second_judge, progress=not args.no_progress))
         files = s["results"]["G_ema"]["files"]
         acc = [f"{files[n]['accuracy_mean']:.3f} ± {files[n]['accuracy_std']:.3f}" for n in files]
         exact = " / ".join(f"{files[n]['exact_set_mean']:.3f}" for n in files)

@@ -1,5 +1,6 @@
 """run_preset on a tiny render: trains to a budget, resumes without retraining, writes metrics.json."""
 
+import dataclasses
 import json
 
 import matplotlib
@@ -14,6 +15,10 @@ from lab5_utils.report import figures as report_figures  # noqa: E402
 from lab5_utils.report import notebook  # noqa: E402
 from lab5_utils.synth.render import render_dataset  # noqa: E402
 
+# CI's mode: the tiny judge and classifier, on the CPU, no Frechet distance
+TWO_SEEDS = experiment.RunOptions(seeds=2, eval_every=1, frechet_samples=0, device="cpu", progress=False, tiny=True)
+ONE_SEED = experiment.RunOptions(seeds=1, eval_every=1, frechet_samples=0, device="cpu", progress=False, tiny=True)
+
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory):
@@ -22,8 +27,7 @@ def tiny_root(tmp_path_factory):
 
 def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
-    first = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=2), data_root=tiny_root, device="cpu", seeds=2,
-                                  eval_every=1, frechet_samples=0, progress=False, tiny=True)
+    first = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=2), data_root=tiny_root, options=TWO_SEEDS)
     assert first["step"] == 2 and first["seeds"] == 2 and first["judge_tiny"] is True
     assert "CPU" in first["hardware"] and first["images"] == 24
     for which in ("G", "G_ema"):
@@ -32,12 +36,11 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
             assert len(entry["per_seed"]) == 2 and 0.0 <= entry["accuracy_mean"] <= 1.0
             assert 0.0 <= entry["exact_set_mean"] <= 1.0
     assert first["images_seen"] == 2 * 4 * 5 and first["request"]["classifier_sha256"] is None
+    assert first["results"]["G"]["judge_sha256"] == first["results"]["G_ema"]["judge_sha256"] == first["judge_sha256"]
     assert json.loads((out / "metrics.json").read_text())["step"] == 2
-    again = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=2), data_root=tiny_root, device="cpu", seeds=2,
-                                  eval_every=1, frechet_samples=0, progress=False, tiny=True)
+    again = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=2), data_root=tiny_root, options=TWO_SEEDS)
     assert again == first  # budget already met: nothing retrained, the saved metrics are returned
-    more = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=3), data_root=tiny_root, device="cpu", seeds=2,
-                                 eval_every=1, frechet_samples=0, progress=False, tiny=True)
+    more = experiment.run_preset("tiny_wgan_gp", out, Budget(steps=3), data_root=tiny_root, options=TWO_SEEDS)
     assert more["step"] == 3  # a larger budget resumes the run
     table = report_figures.comparison_table({"tiny": more})
     assert "| tiny | cbn / projection+acgan / wasserstein | 3 |" in table
@@ -59,8 +62,7 @@ def test_run_preset_trains_evaluates_and_resumes(tiny_root, tmp_path, monkeypatc
     assert [line.get_label() for line in curves.axes[1].lines] == ["test.json", "new_test.json", "chance"]
     assert {"d_loss", "g_loss", "gp"} <= {line.get_label() for line in curves.axes[0].lines}
     check_notebook_helpers(more, out, tmp_path / "figures", capsys, monkeypatch)
-    budget = {"budget": Budget(steps=3), "data_root": tiny_root, "device": "cpu", "seeds": 2, "eval_every": 1,
-              "frechet_samples": 0, "progress": False, "tiny": True}
+    budget = {"budget": Budget(steps=3), "data_root": tiny_root, "options": TWO_SEEDS}
     G, own = notebook.final_generator("tiny_wgan_gp", out, budget)  # the user's own run wins over weights/
     assert own == more and G.z_dim == more["config"]["z_dim"]
     assert more["request"]["data_key"] and more["request"]["conditions_sha256"]
@@ -100,11 +102,9 @@ def check_notebook_helpers(summary, run_dir, figures, capsys, monkeypatch):
 
 def test_run_preset_refuses_another_presets_run(tiny_root, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    experiment.run_preset("tiny_dcgan", out, Budget(steps=1), data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
-                          frechet_samples=0, progress=False, tiny=True)
+    experiment.run_preset("tiny_dcgan", out, Budget(steps=1), data_root=tiny_root, options=ONE_SEED)
     with pytest.raises(ValueError, match="tiny_dcgan"):
-        experiment.run_preset("tiny_sagan", out, Budget(steps=1), data_root=tiny_root, device="cpu", seeds=1,
-                              eval_every=1, frechet_samples=0, progress=False, tiny=True)
+        experiment.run_preset("tiny_sagan", out, Budget(steps=1), data_root=tiny_root, options=ONE_SEED)
 
 
 def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_path, monkeypatch, capsys):
@@ -112,8 +112,7 @@ def test_cli_prints_the_metrics_table_of_a_generator_checkpoint(tiny_root, tmp_p
 
     monkeypatch.setenv("LAB5_FAST", "1")
     out = tmp_path / "run"
-    experiment.run_preset("tiny_dcgan", out, Budget(steps=1), data_root=tiny_root, device="cpu", seeds=1, eval_every=1,
-                          frechet_samples=0, progress=False, tiny=True)
+    experiment.run_preset("tiny_dcgan", out, Budget(steps=1), data_root=tiny_root, options=ONE_SEED)
     capsys.readouterr()
     assert main(["evaluator", "eval", "--ckpt", str(out / "last.pt"), "--data", str(tiny_root), "--seeds", "2",
                  "--no-progress"]) == 0
@@ -154,8 +153,8 @@ def test_a_judge_trained_on_the_gan_data_keeps_its_held_out_scenes_out_of_traini
     other = write_scenes(tmp_path / "other", 10, seed=1)
     assert heldout_scenes(judge_meta(judge), other) == frozenset()  # another folder: nothing to keep out
     monkeypatch.setenv("LAB5_JUDGE", str(judge))
-    summary = experiment.run_preset("tiny_sprite_cls", tmp_path / "run", Budget(steps=1), data_root=root, device="cpu",
-                                    seeds=1, eval_every=0, frechet_samples=0, progress=False, tiny=True)
+    summary = experiment.run_preset("tiny_sprite_cls", tmp_path / "run", Budget(steps=1), data_root=root,
+                                    options=dataclasses.replace(ONE_SEED, eval_every=0))
     assert summary["images"] == 24 and summary["excluded_scenes"] == 2 and summary["request"]["excluded_scenes"]
     classifier = judge_meta(experiment.ensure_classifier(root, exclude_scenes=held, progress=False, tiny=True))
     assert sorted({int(name[12:18]) for name in classifier["excluded_files"]}) == sorted(held)

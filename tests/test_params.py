@@ -67,7 +67,9 @@ def test_the_budget_is_run_presets_keyword_arguments(env: pytest.MonkeyPatch, tm
     env.setenv("LAB5_DATA", str(tmp_path))
     budget = NotebookParams.from_env("dcgan").budget()
     accepted = inspect.signature(run_preset).parameters
-    assert set(budget) <= set(accepted) and budget["data_root"] == tmp_path and budget["frechet_samples"] == 2048
+    assert set(budget) <= set(accepted) and budget["data_root"] == tmp_path
+    assert budget["options"].frechet_samples == 2048
+    assert budget["options"].tiny is False and NotebookParams.from_env("dcgan", fast=True).budget()["options"].tiny
 
 
 def test_the_parameters_cell_names_the_device_and_warns_before_a_full_cpu_run(env: pytest.MonkeyPatch) -> None:

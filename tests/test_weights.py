@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lab5_utils.evaluation import weights as W
+from lab5_utils.evaluation.experiment import RunOptions
 from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.checkpoint import load_generator
 from lab5_utils.gan.config import PRESETS
@@ -89,7 +90,8 @@ def test_defaults_fall_back_to_shipped_weights(tmp_path: Path, monkeypatch: pyte
     assert ensure_judge() == tmp_path / "w" / JUDGE_FILE  # no training, no render
     preview = Preview.from_weights()
     assert preview.z_dim == PRESETS["tiny_sngan"].z_dim and preview.judge is not None
-    G, summary = final_generator("tiny_sngan", tmp_path / "no_run", {"seeds": 1, "frechet_samples": 0})
+    G, summary = final_generator("tiny_sngan", tmp_path / "no_run",
+                                 {"options": RunOptions(seeds=1, frechet_samples=0)})
     assert summary["shipped"]["sha256"] == W.verify(tmp_path / "w")[GENERATOR_FILE]  # no run: the shipped one
     assert set(summary["results"]["G_ema"]["files"]) == {"test", "new_test", "random"}
     monkeypatch.setenv("LAB5_JUDGE", str(tmp_path / "j.pth"))

@@ -28,7 +28,7 @@ from lab5_utils.cli.args import (
 )
 from lab5_utils.data.dataset import load_arrays
 from lab5_utils.device import default_device
-from lab5_utils.evaluation.experiment import file_digest, run_preset
+from lab5_utils.evaluation.experiment import RunOptions, file_digest, run_preset
 from lab5_utils.evaluation.job_eta import estimate_run
 from lab5_utils.evaluation.measurement import normalise_conditions, report_conditions
 from lab5_utils.evaluation.real import matching_real_images
@@ -94,10 +94,10 @@ def main(argv: list[str]) -> int:
                                 second_judge=args.second_judge, device=args.device or default_device(),
                                 tiny=fast_mode())
         print(estimate.line(), file=sys.stderr)
-    summary = run_preset(args.preset, out, budget, data_root=args.data, device=args.device, seeds=args.seeds,
-                         eval_every=args.eval_every, frechet_samples=args.frechet_samples,
-                         progress=not args.no_progress, overrides=overrides, second_judge=args.second_judge,
+    options = RunOptions(seeds=args.seeds, eval_every=args.eval_every, frechet_samples=args.frechet_samples,
+                         second_judge=args.second_judge, device=args.device, progress=not args.no_progress,
                          tiny=fast_mode())  # LAB5_FAST (CI): the tiny judge and classifier
+    summary = run_preset(args.preset, out, budget, data_root=args.data, overrides=overrides, options=options)
     print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
           f"of training on {summary['hardware']}; {files.last}, {files.metrics}, {files.stats}")
     for which in ("G_ema", "G_ema_judge2"):

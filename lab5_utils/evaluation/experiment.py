@@ -5,8 +5,8 @@ the CLI and ``benchmarks/quality_at_budget.py`` so every reported number comes f
 trains until the run's *total* training time reaches the budget (so re-running a finished notebook costs nothing),
 then writes ``metrics.json``: the judge's accuracy on ``test.json``/``new_test.json`` and on random conditions
 in neither file (mean ± std over noise seeds; top-k and exact-set) for the raw and the EMA generator, with the
-hardware, the scale and the judge that produced it (and, with ``second_judge=True``, the EMA generator read by
-the second, independent judge).
+hardware, the scale and the judge that produced it (and, with ``RunOptions(second_judge=True)``, the EMA generator
+read by the second, independent judge).
 """
 
 from __future__ import annotations
@@ -47,18 +47,36 @@ def file_digest(path: str | Path) -> str:
     return sha256_file(path)[:12]
 
 
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How :func:`run_preset` measures and where it runs: ``seeds`` noise seeds behind every mean ± std,
+    ``eval_every`` generator steps between the judge's evaluations during training (0 = none), ``frechet_samples``
+    per side (0 = skip), ``second_judge`` (``True``: :func:`~lab5_utils.judge.cache.ensure_second_judge`; a ``Path``:
+    that judge file), ``device`` (``None``: the best available), ``progress``, and ``tiny``: CI's mode, the tiny
+    judge(s) and classifier (their numbers mean nothing; the tables say so)."""
+
+    seeds: int = 10
+    eval_every: int = 100
+    frechet_samples: int = 2048
+    second_judge: bool | Path = False
+    device: str | None = None
+    progress: bool = True
+    tiny: bool = False
+
+
 def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: str | Path | None = None,
-               device: str | None = None, seeds: int = 10, eval_every: int = 100, frechet_samples: int = 2048,
-               progress: bool = True, overrides: Mapping[str, Any] | None = None,
-               second_judge: bool | Path = False, tiny: bool = False) -> dict[str, Any]:
-    """Train ``preset`` into ``out_dir`` up to ``budget`` (:class:`~lab5_utils.gan.budget.Budget`: totals over
-    resumes, resuming what is there), then evaluate G and G_ema; returns (and writes) ``metrics.json``.
+               overrides: Mapping[str, Any] | None = None, options: RunOptions | None = None) -> dict[str, Any]:
+    """Train ``preset`` (with config ``overrides``) on ``data_root`` (default: the synthetic default) into ``out_dir``
+    up to ``budget`` (:class:`~lab5_utils.gan.budget.Budget`: totals over resumes, resuming what is there), then
+    evaluate G and G_ema as ``options`` say (:class:`RunOptions`); returns (and writes) ``metrics.json``.
 
     The budget's training minutes count training-step time summed over all calls, so a finished run is not trained
     again; a ``metrics.json`` written for the same request (budget, seeds, data, judge) and the same ``last.pt`` is
     returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
-    is picked on the same condition files and would be optimistic. ``tiny``: CI's mode, the tiny judge(s) and
-    classifier (their numbers mean nothing; the tables say so)."""
+    is picked on the same condition files and would be optimistic."""
+    o = options or RunOptions()
+    seeds, frechet_samples, progress, second_judge, tiny = (o.seeds, o.frechet_samples, o.progress, o.second_judge,
+                                                            o.tiny)
     cfg = get_config(preset, **dict(overrides or {}))
     if budget.wall_minutes is not None:  # before any judge or classifier is trained
         raise ValueError(f"run_preset: {budget.describe()}: a run's budget is a total over resumes (train_minutes, "
@@ -95,15 +113,15 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
             saved = {}
         if saved.get("request") == request and saved.get("last_sha256") == file_digest(last):
             return saved  # this run already met this budget and was measured: nothing to train or evaluate
-    torch_device = torch.device(device) if device else default_device()
+    torch_device = torch.device(o.device) if o.device else default_device()
     judge = load_judge(judge_path, device=torch_device)
     images, labels, filenames = load_arrays(root, progress=progress)
     if excluded:
         keep = rows_outside(filenames, excluded)
         images, labels = images[keep], labels[keep]
     trainer = Trainer(cfg, (images, labels), out_dir, resume=True, device=torch_device,
-                      progress=progress, eval_fn=periodic_eval(judge, torch_device) if eval_every > 0 else None,
-                      eval_every=max(eval_every, 1), metric="acc_mean",
+                      progress=progress, eval_fn=periodic_eval(judge, torch_device) if o.eval_every > 0 else None,
+                      eval_every=max(o.eval_every, 1), metric="acc_mean",
                       classifier=classifier_path and load_classifier(classifier_path, torch_device))
     trainer.run(budget)
     # built once for both generators: the ceiling's images (none on real data) rendered and scored once
@@ -113,8 +131,8 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
         seeds=range(seeds), frechet_samples=frechet_samples, device=torch_device, progress=progress))
     results = {"G": measurement(trainer.G, ["G_ema"])["G_ema"]}  # the raw G, by the first judge
     results |= measurement(trainer.G_ema)  # Fréchet by the first judge
-    if second_judge:
-        results["G_ema_judge2"]["judge_sha256"] = request["judge2_sha256"]
+    for which in results:  # each table names the exact judge file behind its numbers
+        results[which]["judge_sha256"] = request["judge2_sha256" if which == "G_ema_judge2" else "judge_sha256"]
     meta = judge_meta(judge_path)
     summary = {
         "request": request, "last_sha256": file_digest(last),

@@ -8,6 +8,7 @@ The functions print and build figures; the notebook ends its cell with ``plt.sho
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from lab5_utils.data.dataset import load_arrays
-from lab5_utils.evaluation.experiment import chance_accuracy, run_preset
+from lab5_utils.evaluation.experiment import RunOptions, chance_accuracy, run_preset
 from lab5_utils.evaluation.measurement import CONDITION_FILES, Measurement, MeasureSettings, ceiling_for
 from lab5_utils.evaluation.real import matching_real_images
 from lab5_utils.evaluation.sampling import generate, render_real
@@ -109,26 +110,26 @@ def final_generator(preset: str, run_dir: str | Path, budget: Mapping[str, Any],
                     second_judge: bool | Path | None = False) -> tuple[nn.Module, dict[str, Any]]:
     """The final model and its metrics summary (``{"results": {"G_ema": ...}, ...}`` as ``show_metrics`` reads).
 
-    ``run_dir/last.pt`` (the user's own run) or ``train=True``: ``run_preset`` to ``budget`` (resuming), then its EMA
-    generator. Otherwise, when ``weights/`` ships a generator, that one, evaluated in seconds with the shipped judge
-    over ``budget["seeds"]`` noise seeds (and, with ``second_judge``, read by the second judge too: ours, or the judge
-    file given, e.g. ``shipped(JUDGE_FILE, kind="real")``, the judge trained on the real images). With neither, it
-    trains."""
+    ``budget``: ``run_preset``'s keyword arguments (``NotebookParams.budget()``). ``run_dir/last.pt`` (the user's own
+    run) or ``train=True``: ``run_preset`` to that budget (resuming), then its EMA generator. Otherwise, when
+    ``weights/`` ships a generator, that one, evaluated in seconds with the shipped judge over the options' seeds
+    (and, with ``second_judge``, read by the second judge too: ours, or the judge file given, e.g.
+    ``shipped(JUDGE_FILE, kind="real")``, the judge trained on the real images). With neither, it trains."""
     run_dir = Path(run_dir)
     last = RunFolder(run_dir).last
+    options = dataclasses.replace(budget.get("options") or RunOptions(), second_judge=second_judge or False)
     if train or last.is_file() or shipped(GENERATOR_FILE) is None:
-        summary = run_preset(preset, run_dir, **budget, second_judge=second_judge)
+        summary = run_preset(preset, run_dir, **{**budget, "options": options})
         print(run_line(summary))
         return load_generator(last, ema=True), summary
     G = load_shipped_generator()
     made = manifest()[GENERATOR_FILE]
     print(f"shipped weights/{GENERATOR_FILE} ({made['preset']}): {made['step']} generator steps, "
           f"{made['train_minutes']} min of training on {made['hardware']}; `{made['command']}`")
-    tiny = bool(budget.get("tiny", False))
-    second = second_judge_path(second_judge, tiny=tiny)
-    judges = {"G_ema": ensure_judge(tiny=tiny)} | ({"G_ema_judge2": second} if second else {})
+    second = second_judge_path(second_judge, tiny=options.tiny)
+    judges = {"G_ema": ensure_judge(tiny=options.tiny)} | ({"G_ema_judge2": second} if second else {})
     data_root = budget.get("data_root")
     results = Measurement(judges, ceiling=ceiling_for(data_root), reference=data_root, settings=MeasureSettings(
-        seeds=range(budget["seeds"]), frechet_samples=budget["frechet_samples"], progress=False))(G)
+        seeds=range(options.seeds), frechet_samples=options.frechet_samples, progress=False))(G)
     return G, {"preset": made["preset"], "results": results, "shipped": made,
                "stats": shipped(GENERATOR_STATS_FILE)}  # its run's curves, where they ship (None otherwise)

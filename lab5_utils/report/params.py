@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from lab5_utils.data.default import DEFAULT_SCENES, DEFAULT_SEED, FAST_SCENES, ensure_default_data
+from lab5_utils.evaluation.experiment import RunOptions
 from lab5_utils.gan.budget import Budget
 from lab5_utils.paths import budget_runs, fast_mode, smoke_mode
 
@@ -127,9 +128,9 @@ class NotebookParams:
 
     def budget(self) -> dict[str, Any]:
         """Keyword arguments of :func:`lab5_utils.evaluation.experiment.run_preset`: the budget
-        (:meth:`training_budget`), the data, the seeds, the mode (``tiny``: fast mode's tiny judge and classifier);
-        a quick run evaluates every 2 steps and skips the Fréchet distance, a real one every 100 steps with 2,048
-        samples per side."""
-        return {"budget": self.training_budget(), "data_root": self.data(), "seeds": self.seeds,
-                "eval_every": 2 if self.quick else 100, "frechet_samples": 0 if self.quick else 2048,
-                "tiny": self.fast}
+        (:meth:`training_budget`), the data and the :class:`~lab5_utils.evaluation.experiment.RunOptions` (the seeds,
+        fast mode's tiny judge and classifier); a quick run evaluates every 2 steps and skips the Fréchet distance, a
+        real one every 100 steps with 2,048 samples per side."""
+        return {"budget": self.training_budget(), "data_root": self.data(), "options": RunOptions(
+            seeds=self.seeds, eval_every=2 if self.quick else 100, frechet_samples=0 if self.quick else 2048,
+            tiny=self.fast)}
