@@ -87,16 +87,13 @@ def main(argv: list[str]) -> int:
 
     writable_folder(out, "--out, the run folder")  # before any training, not when the first checkpoint is due
     writable_folder(cache_root(), "the cache ($LAB5_CACHE)")
-    if not args.no_progress:  # the whole job's ETA in its first minute (its probes take seconds)
-        conditions = sum(map(len, normalise_conditions(report_conditions()).values()))  # what the metrics read
-        estimate = estimate_run(cfg, args.data and args.data.expanduser(), out, budget, eval_every=args.eval_every,
-                                seeds=args.seeds, conditions=conditions, frechet_samples=args.frechet_samples,
-                                second_judge=args.second_judge, device=args.device or default_device(),
-                                tiny=fast_mode())
-        print(estimate.line(), file=sys.stderr)
     options = RunOptions(seeds=args.seeds, eval_every=args.eval_every, frechet_samples=args.frechet_samples,
                          second_judge=args.second_judge, device=args.device, progress=not args.no_progress,
                          tiny=fast_mode())  # LAB5_FAST (CI): the tiny judge and classifier
+    if not args.no_progress:  # the whole job's ETA in its first minute (its probes take seconds)
+        conditions = sum(map(len, normalise_conditions(report_conditions()).values()))  # what the metrics read
+        estimate = estimate_run(cfg, args.data and args.data.expanduser(), out, budget, options, conditions)
+        print(estimate.line(), file=sys.stderr)
     summary = run_preset(args.preset, out, budget, data_root=args.data, overrides=overrides, options=options)
     print(f"{cfg.name}: step {summary['step']}, epoch {summary['epoch']}, {summary['train_time_s'] / 60:.1f} min "
           f"of training on {summary['hardware']}; {files.last}, {files.metrics}, {files.stats}")

@@ -75,8 +75,7 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
     returned as is. Reported accuracies come from ``last.pt`` (G and its EMA), never from ``best.pt``, which
     is picked on the same condition files and would be optimistic."""
     o = options or RunOptions()
-    seeds, frechet_samples, progress, second_judge, tiny = (o.seeds, o.frechet_samples, o.progress, o.second_judge,
-                                                            o.tiny)
+    progress = o.progress
     cfg = get_config(preset, **dict(overrides or {}))
     if budget.wall_minutes is not None:  # before any judge or classifier is trained
         raise ValueError(f"run_preset: {budget.describe()}: a run's budget is a total over resumes (train_minutes, "
@@ -84,20 +83,20 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
     out_dir = Path(out_dir)
     root = Path(data_root).expanduser() if data_root else ensure_default_data(progress=progress)
     listing_path(root)  # a folder without train.json: an error naming it before any judge is rendered or trained
-    judge_path = ensure_judge(progress=progress, tiny=tiny)  # $LAB5_JUDGE or our judge (trained on its own render)
-    judge2_path = second_judge_path(second_judge, progress, tiny)
+    judge_path = ensure_judge(progress=progress, tiny=o.tiny)  # $LAB5_JUDGE or our judge (trained on its own render)
+    judge2_path = second_judge_path(o.second_judge, progress, o.tiny)
     excluded = judges_heldout(root, judge_path, judge2_path)
     # the frozen aux classifier learns from the GAN's own training folder, never from the judge's render
-    classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded, tiny=tiny) \
+    classifier_path = ensure_classifier(root, progress=progress, exclude_scenes=excluded, tiny=o.tiny) \
         if cfg.needs_classifier else None
     conditions = report_conditions()
-    request = {"preset": cfg.name, "overrides": dict(overrides or {}), **budget.record(), "seeds": seeds,
-               "frechet_samples": frechet_samples, "data_root": str(root),
+    request = {"preset": cfg.name, "overrides": dict(overrides or {}), **budget.record(), "seeds": o.seeds,
+               "frechet_samples": o.frechet_samples, "data_root": str(root),
                "data_key": content_key(root)[:16],  # what the folder holds: a changed folder is measured anew
                "conditions_sha256": hashlib.sha256(json.dumps(conditions, sort_keys=True).encode()).hexdigest()[:16],
                "judge_sha256": file_digest(judge_path),
                "classifier_sha256": classifier_path and file_digest(classifier_path),
-               "second_judge": bool(second_judge)}
+               "second_judge": bool(o.second_judge)}
     if excluded:  # (absent when nothing is excluded: the requests of older runs stay equal)
         request["excluded_scenes"] = hashlib.sha256(json.dumps(sorted(excluded)).encode()).hexdigest()[:16]
     if judge2_path is not None:  # the cross-check: another judge, own data and seed, never seen by training
@@ -128,7 +127,7 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
     judges = {"G_ema": judge} | ({"G_ema_judge2": load_judge(judge2_path, device=torch_device)}
                                  if judge2_path is not None else {})
     measurement = Measurement(judges, conditions, ceiling=ceiling_for(root), reference=root, settings=MeasureSettings(
-        seeds=range(seeds), frechet_samples=frechet_samples, device=torch_device, progress=progress))
+        seeds=range(o.seeds), frechet_samples=o.frechet_samples, device=torch_device, progress=progress))
     results = {"G": measurement(trainer.G, ["G_ema"])["G_ema"]}  # the raw G, by the first judge
     results |= measurement(trainer.G_ema)  # Fréchet by the first judge
     for which in results:  # each table names the exact judge file behind its numbers
@@ -139,7 +138,7 @@ def run_preset(preset: str, out_dir: str | Path, budget: Budget, *, data_root: s
         "preset": cfg.name, "config": dataclasses.asdict(cfg), "step": trainer.step,
         "epoch": trainer.batches.epoch, "train_time_s": round(trainer.train_time, 1),
         "images_seen": trainer.step * cfg.batch_size * cfg.n_critic,  # real images D has seen
-        "budget": budget.record(), "seeds": seeds,
+        "budget": budget.record(), "seeds": o.seeds,
         "hardware": describe_device(torch_device), "data_root": str(root), "images": len(images),
         "excluded_scenes": len(excluded),
         "out_dir": str(out_dir.resolve()),

@@ -21,6 +21,8 @@ import torch
 
 from lab5_utils.data.dataset import read_listing
 from lab5_utils.data.default import DEFAULT_SCENES, default_data_root
+from lab5_utils.device import default_device
+from lab5_utils.evaluation.experiment import RunOptions
 from lab5_utils.gan.budget import Budget
 from lab5_utils.gan.classifier import AuxClassifier, ClassifierConfig, classifier_cache_path
 from lab5_utils.gan.config import TrainConfig
@@ -130,15 +132,15 @@ def estimate_job(cfg: TrainConfig, budget: Budget, *, data_images: int, render_s
     return JobEstimate(seconds, work)
 
 
-def estimate_run(cfg: TrainConfig, data_root: Path | None, out_dir: Path, budget: Budget, *,
-                 eval_every: int, seeds: int, conditions: int, frechet_samples: int, second_judge: bool,
-                 device: str | torch.device = "cpu", tiny: bool = False) -> JobEstimate:
-    """:func:`estimate_job` for ``run_preset``'s arguments (``tiny``: its CI mode), before it renders or trains
-    anything: what is cached (the default render, the shipped or ``$LAB5_JUDGE`` judge, the aux classifier, a run's
-    ``last.pt``) costs nothing. A judge that must be trained first (no shipped one, e.g. ``LAB5_WEIGHTS=/nowhere``)
-    is named and left out of the sum (its own progress bar shows its time)."""
+def estimate_run(cfg: TrainConfig, data_root: Path | None, out_dir: Path, budget: Budget, options: RunOptions,
+                 conditions: int) -> JobEstimate:
+    """:func:`estimate_job` for ``run_preset``'s arguments (``conditions``: how many its metrics read), before it
+    renders or trains anything: what is cached (the default render, the shipped or ``$LAB5_JUDGE`` judge, the aux
+    classifier, a run's ``last.pt``) costs nothing. A judge that must be trained first (no shipped one, e.g.
+    ``LAB5_WEIGHTS=/nowhere``) is named and left out of the sum (its own progress bar shows its time)."""
     root = data_root or default_data_root()
     rendered = (root / "train.json").is_file()
+    tiny, second_judge = options.tiny, bool(options.second_judge)
     judge = os.environ.get("LAB5_JUDGE") or (not tiny and shipped(JUDGE_FILE))  # as ensure_judge picks
     judge2 = (os.environ.get("LAB5_JUDGE2") or (not tiny and shipped(JUDGE2_FILE))) if second_judge else None
     classifier = ClassifierConfig.tiny_config() if tiny else ClassifierConfig()
@@ -152,9 +154,9 @@ def estimate_run(cfg: TrainConfig, data_root: Path | None, out_dir: Path, budget
     last = RunFolder(out_dir).last
     done = int(torch.load(last, weights_only=True, map_location="cpu", mmap=True)["step"]) if last.is_file() else 0
     estimate = estimate_job(cfg, budget, data_images=data_images, render_scenes=0 if rendered else DEFAULT_SCENES,
-                            classifier=classifier, eval_every=eval_every, seeds=seeds, conditions=conditions,
-                            frechet_samples=frechet_samples, judges=1 + second_judge, done_steps=done,
-                            device=device)
+                            classifier=classifier, eval_every=options.eval_every, seeds=options.seeds,
+                            conditions=conditions, frechet_samples=options.frechet_samples, judges=1 + second_judge,
+                            done_steps=done, device=options.device or default_device())
     if not judge or (second_judge and not judge2):
         return dataclasses.replace(estimate, work={**estimate.work, "judge": "trained first, not in this sum"},
                                    seconds={"judge": 0.0, **estimate.seconds})

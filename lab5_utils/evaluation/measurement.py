@@ -41,10 +41,10 @@ def report_conditions() -> dict[str, Any]:
     return {**CONDITION_FILES, "random": random_conditions(RANDOM_CONDITIONS, seed=0)}
 
 
-def normalise_conditions(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
-                         ) -> dict[str, list[list[str]]]:
-    """``{name: validated conditions}`` of a condition file, a list, or a mapping of either (errors name the file
-    or entry)."""
+def encode_conditions(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
+                      ) -> dict[str, tuple[list[list[str]], torch.Tensor]]:
+    """``{name: (conditions, (N, 24) multi-hot)}`` of a condition file, a list, or a mapping of either, each set
+    encoded once (which validates it: errors name the file or entry)."""
     if isinstance(conditions, str | Path):
         items = {Path(str(conditions)).stem: conditions}
     elif isinstance(conditions, Mapping):
@@ -55,9 +55,14 @@ def normalise_conditions(conditions: Mapping[str, Conditions | str | Path] | Con
     for name, value in items.items():
         if isinstance(value, str | Path):
             value = load_conditions(resolve_conditions(value))
-        encode_batch(value, where=str(name))  # validates, errors name the file/entry
-        out[str(name)] = [list(c) for c in value]
+        out[str(name)] = ([list(c) for c in value], encode_batch(value, where=str(name)))
     return out
+
+
+def normalise_conditions(conditions: Mapping[str, Conditions | str | Path] | Conditions | str | Path,
+                         ) -> dict[str, list[list[str]]]:
+    """``{name: validated conditions}`` (:func:`encode_conditions` without the encoding)."""
+    return {name: conds for name, (conds, _) in encode_conditions(conditions).items()}
 
 
 JudgeLike = Judge | nn.Module | str | Path
@@ -113,11 +118,11 @@ class Measurement:
         if not named:
             raise ValueError("measurement: no judge given")
         self.judges = {str(label): as_judge(judge, device) for label, judge in named.items()}
-        files = normalise_conditions(report_conditions() if conditions is None else conditions)  # validated
-        self.targets = {name: encode_batch(conds) for name, conds in files.items()}  # encoded once
+        files = encode_conditions(report_conditions() if conditions is None else conditions)
+        self.targets = {name: y for name, (_, y) in files.items()}
         real = {name: (ceiling.get(name) if isinstance(ceiling, Mapping)
                        else ceiling(conds, self.settings.render_seed) if ceiling else None)
-                for name, conds in files.items()}  # rendered once, for every judge
+                for name, (conds, _) in files.items()}  # rendered once, for every judge
         # per judge and condition set: (top-k, exact set) of the judge on those real images (None: no ceiling)
         self.ceilings = {label: {name: _scores(judge, images, self.targets[name])
                                  for name, images in real.items()} for label, judge in self.judges.items()}
